@@ -1,0 +1,188 @@
+"""The bronze ingest stream: landing folder -> ``bronze.events`` + ``bronze.quarantine``.
+
+A Structured Streaming query over the landing folder's text files (``.gz`` read transparently)
+with a ``foreachBatch`` writer. Each micro-batch is parsed once, cached, and written to both
+tables and the metrics table with Delta transaction ids ``(app id, batch id)``: if the job dies
+anywhere inside a batch, the restarted query replays that batch from its checkpoint and Delta
+skips the writes that already committed. That gives exactly-once from file to table.
+
+The app id is ``bronze-ingest-<query id>``; the query id is kept in the checkpoint, so a fresh
+checkpoint gets a fresh app id and never collides with an old one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from bronze.envelope import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, explode_records, select_events,
+                             select_quarantine, with_envelope)
+from bronze.metrics import METRICS_SCHEMA, batch_metrics
+from lakehouse import delta
+from lakehouse.config import Config
+from lakehouse.tables import Lake
+
+log = logging.getLogger("lakehouse.bronze")
+QUERY_NAME = "bronze_ingest"
+PARTITION_BY = ("received_date",)
+
+
+@dataclass(frozen=True)
+class IngestPaths:
+    landing: str
+    events: str
+    quarantine: str
+    metrics: str
+    checkpoint: str
+
+    @classmethod
+    def from_config(cls, config: Config) -> "IngestPaths":
+        lake = Lake(config.lake.dir)
+        return cls(
+            landing=config.landing.dir,
+            events=lake.bronze_events,
+            quarantine=lake.bronze_quarantine,
+            metrics=lake.metrics("bronze_ingest"),
+            checkpoint=config.bronze.checkpoint_dir or lake.checkpoint("bronze"),
+        )
+
+
+def ensure_tables(spark: SparkSession, paths: IngestPaths) -> None:
+    """Create the bronze tables (empty) so readers find them before the first event lands."""
+    delta.ensure_table(spark, paths.events, BRONZE_SCHEMA, PARTITION_BY)
+    delta.ensure_table(spark, paths.quarantine, QUARANTINE_SCHEMA, PARTITION_BY)
+    delta.ensure_table(spark, paths.metrics, METRICS_SCHEMA)
+
+
+class BatchWriter:
+    """The ``foreachBatch`` function: parse, split, write three tables idempotently."""
+
+    def __init__(self, config: Config, paths: IngestPaths,
+                 on_batch: Callable[[dict], None] | None = None):
+        self.bronze = config.bronze
+        self.paths = paths
+        self.on_batch = on_batch
+        self._app_id: str | None = None
+
+    def app_id(self, spark: SparkSession) -> str:
+        """``bronze-ingest-<query id>``, read from the checkpoint's ``metadata`` file (written
+        by Spark before the first batch; works on any file system the checkpoint is on)."""
+        if self._app_id is None:
+            text = spark.read.text(f"{self.paths.checkpoint}/metadata").first()["value"]
+            self._app_id = f"bronze-ingest-{json.loads(text)['id']}"
+        return self._app_id
+
+    def __call__(self, lines_df: DataFrame, batch_id: int) -> None:
+        started = datetime.now(timezone.utc)
+        app_id = self.app_id(lines_df.sparkSession)
+        enveloped_df = (
+            lines_df
+            .withColumn("ingested_at", F.lit(started).cast("timestamp"))
+            .withColumn("batch_id", F.lit(batch_id).cast("long"))
+            .transform(explode_records, self.bronze.max_batch_bytes)
+            .transform(with_envelope, default_source_id=self.bronze.default_source_id,
+                       max_event_bytes=self.bronze.max_event_bytes)
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        try:
+            counts = enveloped_df.agg(
+                F.count(F.lit(1)).alias("records"),
+                F.count(F.when(F.col("batch_index").isNull() | (F.col("batch_index") == 0), 1)).alias("lines"),
+                F.count("reason").alias("quarantined"),
+                F.max(F.when(F.col("reason").isNull(), F.col("received_at"))).cast("double").alias("newest"),
+                F.min(F.when(F.col("reason").isNull(), F.col("received_at"))).cast("double").alias("oldest"),
+                F.countDistinct("source_file").alias("files"),
+            ).first()
+            txn = (app_id, batch_id)
+            delta.append(select_events(enveloped_df), self.paths.events, partition_by=PARTITION_BY, txn=txn)
+            if counts["quarantined"]:
+                delta.append(select_quarantine(enveloped_df), self.paths.quarantine,
+                             partition_by=PARTITION_BY, txn=txn)
+        finally:
+            enveloped_df.unpersist()
+        row = batch_metrics(batch_id, started, datetime.now(timezone.utc), counts.asDict())
+        spark = lines_df.sparkSession
+        delta.append(spark.createDataFrame([row], METRICS_SCHEMA), self.paths.metrics, txn=txn)
+        log.info("batch %d: %d lines, %d records, %d events, %d quarantined, %.1fs, newest event %s s old",
+                 batch_id, row["lines_in"], row["records_in"], row["events_written"], row["quarantined"],
+                 row["duration_s"], _fmt(row["newest_event_age_s"]))
+        if self.on_batch:
+            self.on_batch(row)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def start_ingest(spark: SparkSession, config: Config, *, available_now: bool = False,
+                 on_batch: Callable[[dict], None] | None = None) -> StreamingQuery:
+    """Start the bronze stream and return the running query.
+
+    Args:
+        spark: The session (Delta configured).
+        config: Landing folder, lake and bronze settings.
+        available_now: Process what is in the landing folder now, in batches of
+            ``bronze.max_files_per_trigger`` files, then stop (for scheduled catch-up runs).
+            Otherwise a processing-time trigger every ``bronze.trigger_seconds`` seconds.
+        on_batch: Called with each batch's metrics row after it committed (progress display).
+    """
+    paths = IngestPaths.from_config(config)
+    ensure_tables(spark, paths)
+    reader = (
+        spark.readStream.format("text")
+        .option("maxFilesPerTrigger", config.bronze.max_files_per_trigger)
+        .option("recursiveFileLookup", "true")
+    )
+    if config.landing.clean_source != "off":
+        reader = reader.option("cleanSource", config.landing.clean_source)
+        if config.landing.archive_dir:
+            reader = reader.option("sourceArchiveDir", config.landing.archive_dir)
+    lines_df = reader.load(paths.landing).select("value", F.col("_metadata.file_path").alias("source_file"))
+    trigger = {"availableNow": True} if available_now else {"processingTime": f"{config.bronze.trigger_seconds} seconds"}
+    return (
+        lines_df.writeStream
+        .queryName(QUERY_NAME)
+        .foreachBatch(BatchWriter(config, paths, on_batch))
+        .option("checkpointLocation", paths.checkpoint)
+        .trigger(**trigger)
+        .start()
+    )
+
+
+def run_until_stopped(query: StreamingQuery, *, grace_seconds: float = 60.0) -> None:
+    """Block until the query ends; on SIGTERM or Ctrl-C, let the running batch finish, then stop.
+
+    A stop in the middle of a batch is also safe (the batch is replayed on restart), but waiting
+    for the batch keeps restarts cheap.
+    """
+    stop = threading.Event()
+
+    def request_stop(signum, _frame):
+        log.info("signal %d: stopping after the current batch", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while query.isActive and not stop.is_set():
+            query.awaitTermination(0.5)
+        if stop.is_set() and query.isActive:
+            deadline = time.monotonic() + grace_seconds
+            while query.status.get("isTriggerActive") and time.monotonic() < deadline:
+                time.sleep(0.2)
+            query.stop()
+        if query.exception() is not None:
+            raise query.exception()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,181 @@
+"""The ``lakehouse`` command line: one entry point, a subcommand per job.
+
+The core owns the parser and the commands that need no layer (``generate``, ``jars``,
+``config``, ``demo``). Each layer adds its own subcommands through the ``lakehouse.commands``
+entry-point group (see pyproject.toml), so this module never imports a layer; ``demo`` runs the
+layers' commands by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import entry_points
+from typing import Callable, Sequence
+
+from lakehouse.config import Config, describe, load_config
+from lakehouse.errors import LakehouseError
+
+log = logging.getLogger("lakehouse")
+ENTRY_POINT_GROUP = "lakehouse.commands"
+
+
+@dataclass
+class Context:
+    """What every command gets: the config, and the Spark session built on first use."""
+
+    config: Config
+    _spark: object = field(default=None, repr=False)
+
+    def spark(self):
+        if self._spark is None:
+            from lakehouse.spark import build_session
+
+            log.info("starting Spark (%s)", self.config.spark.master)
+            self._spark = build_session(self.config.spark)
+        return self._spark
+
+
+Command = Callable[[argparse.Namespace, Context], int | None]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lakehouse",
+        description="Clickstream lakehouse: Segment-spec events -> bronze -> silver -> gold -> warehouse.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="TOML config file (default: $LAKEHOUSE_CONFIG, else built-in defaults)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _register_core(commands)
+    for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        entry_point.load()(commands)
+    return parser
+
+
+def _register_core(commands) -> None:
+    gen = commands.add_parser("generate", help="write synthetic Segment-spec clickstream into the landing folder",
+                              description="Write realistic, seeded Segment-spec traffic as JSON-lines files.")
+    add_generate_arguments(gen)
+    gen.set_defaults(func=cmd_generate)
+
+    jars = commands.add_parser("jars", help="fetch the JVM jars (Delta Lake) into spark.jars_dir",
+                               description="Fetch the pinned jars from Maven Central once; jobs then run offline.")
+    jars.add_argument("action", choices=["fetch", "list"], help="fetch the missing jars, or list them")
+    jars.set_defaults(func=cmd_jars)
+
+    cfg = commands.add_parser("config", help="show every setting, its environment variable and value",
+                              description="Print the effective configuration (defaults, file, environment).")
+    cfg.set_defaults(func=cmd_config)
+
+    demo = commands.add_parser("demo", help="generate events and run the pipeline on the embedded default",
+                               description="Generate a day of clickstream with trouble mixed in, ingest it "
+                                           "into bronze and print what landed.")
+    demo.add_argument("--events", type=int, default=50_000, help="number of events to generate (default 50000)")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.set_defaults(func=cmd_demo)
+
+
+def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--events", type=int, default=10_000, help="number of messages (default 10000)")
+    parser.add_argument("--seed", type=int, default=42, help="same seed and day, same files (default 42)")
+    parser.add_argument("--users", type=int, default=None, help="user pool size (default events/40)")
+    parser.add_argument("--events-per-file", type=int, default=10_000)
+    parser.add_argument("--trouble-rate", type=float, default=0.02,
+                        help="share of records with trouble: bad JSON, missing ids, skew, duplicates... (default 0.02)")
+    parser.add_argument("--batch-share", type=float, default=0.5, help="how often mobile sessions use batch envelopes")
+    parser.add_argument("--gzip", action="store_true", help="write .jsonl.gz files")
+    parser.add_argument("--day", type=_parse_day, default=None, help="YYYY-MM-DD the traffic covers (default yesterday)")
+    parser.add_argument("--rate", type=float, default=None, help="events per second (default: all at once)")
+    parser.add_argument("--out", default=None, help="folder to write to (default: landing.dir)")
+
+
+def _parse_day(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--day must be YYYY-MM-DD, got {text!r}") from None
+
+
+def cmd_generate(args: argparse.Namespace, ctx: Context) -> int:
+    from lakehouse.synthetic.writer import GenerateSpec, generate
+
+    for name in ("events", "events_per_file"):
+        if getattr(args, name) <= 0:
+            raise LakehouseError(f"--{name.replace('_', '-')} must be positive")
+    if not 0 <= args.trouble_rate <= 1:
+        raise LakehouseError("--trouble-rate must be between 0 and 1")
+    spec = GenerateSpec(events=args.events, seed=args.seed, users=args.users, events_per_file=args.events_per_file,
+                        trouble_rate=args.trouble_rate, batch_share=args.batch_share, gzip=args.gzip,
+                        day=args.day, rate=args.rate)
+    folder = args.out or ctx.config.landing.dir
+
+    def progress(report):
+        print(f"\rgenerated {report.messages:,}/{args.events:,} events in {len(report.files)} files",
+              end="", file=sys.stderr, flush=True)
+
+    report = generate(folder, spec, progress=progress)
+    print(file=sys.stderr)
+    summary = report.as_dict()
+    print(f"wrote {summary['messages']:,} events ({summary['lines']:,} lines, {summary['bytes'] / 1e6:.1f} MB) "
+          f"into {folder}; {summary['expected_quarantine']:,} records are meant for quarantine")
+    print("trouble mixed in: " + ", ".join(f"{k} {v}" for k, v in summary["trouble"].items()))
+    return 0
+
+
+def cmd_jars(args: argparse.Namespace, ctx: Context) -> int:
+    from lakehouse.jars import fetch_jars, missing_jars
+
+    spark_config = ctx.config.spark
+    if args.action == "fetch":
+        fetched = fetch_jars(spark_config.jars_dir, spark_config.packages)
+        print(f"fetched {len(fetched)} jar(s) into {spark_config.jars_dir}" if fetched
+              else f"all {len(spark_config.packages)} jar(s) already in {spark_config.jars_dir}")
+        return 0
+    missing = set(missing_jars(spark_config.jars_dir, spark_config.packages))
+    for coordinate in spark_config.packages:
+        print(f"{'missing' if coordinate in missing else 'ok':8} {coordinate}")
+    return 1 if missing else 0
+
+
+def cmd_config(args: argparse.Namespace, ctx: Context) -> int:
+    for key, env, value in describe(ctx.config):
+        print(f"{key:32} {env:40} {value!r}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
+    from lakehouse.demo import print_bronze_summary
+
+    run_command(["generate", "--events", str(args.events), "--seed", str(args.seed)], ctx)
+    run_command(["ingest", "--available-now"], ctx)
+    print_bronze_summary(ctx.spark(), ctx.config)
+    return 0
+
+
+def run_command(argv: Sequence[str], ctx: Context) -> int:
+    """Run another subcommand in this process, sharing the config and Spark session."""
+    args = build_parser().parse_args(list(argv))
+    return args.func(args, ctx) or 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    try:
+        ctx = Context(config=load_config(args.config))
+        return args.func(args, ctx) or 0
+    except LakehouseError as exc:
+        print(f"lakehouse {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Delta Lake I/O in snake_case: the one place that talks to delta-spark's builders.
+
+Batch jobs and streaming ``foreachBatch`` functions write through the same helpers; each write
+can carry a ``(app_id, version)`` transaction id so that replaying a micro-batch after a crash is
+a no-op (Delta's ``txnAppId``/``txnVersion`` idempotent writes).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+
+def ensure_table(spark: SparkSession, path: str, schema: StructType, partition_by: Sequence[str] = ()) -> None:
+    """Create an empty Delta table at ``path`` with ``schema`` unless one is already there."""
+    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
+    if partition_by:
+        builder = builder.partitionedBy(*partition_by)
+    builder.execute()
+
+
+def append(df: DataFrame, path: str, *, partition_by: Sequence[str] = (),
+           txn: tuple[str, int] | None = None) -> None:
+    """Append ``df`` to the Delta table at ``path``.
+
+    Args:
+        df: Rows to append; their schema must match the table's.
+        path: Table location.
+        partition_by: Partition columns (used when the table is created by this write).
+        txn: ``(app_id, version)``: Delta skips the write if this app already committed this
+            version or a later one, which makes a replayed micro-batch idempotent.
+    """
+    writer = df.write.format("delta").mode("append")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    if txn is not None:
+        app_id, version = txn
+        writer = writer.option("txnAppId", app_id).option("txnVersion", str(version))
+    writer.save(path)
+
+
+def read_table(spark: SparkSession, path: str) -> DataFrame:
+    """Read the current version of the Delta table at ``path``."""
+    return spark.read.format("delta").load(path)
+
+
+def is_table(spark: SparkSession, path: str) -> bool:
+    """True when ``path`` holds a Delta table."""
+    return DeltaTable.isDeltaTable(spark, path)

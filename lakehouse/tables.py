@@ -1,0 +1,45 @@
+"""Where every table lives: path-based Delta tables under the lake root.
+
+``<lake>/bronze/events``, ``<lake>/bronze/quarantine``, ``<lake>/silver/<table>``,
+``<lake>/gold/<table>``, ``<lake>/metrics/<name>`` and stream checkpoints under
+``<lake>/_checkpoints/<job>``. Any Delta reader can open them by path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def join(root: str, *parts: str) -> str:
+    """Join path parts under a local folder or a URI (``s3a://bucket/lake``) with ``/``."""
+    if "://" not in root:
+        root = os.path.abspath(os.path.expanduser(root))
+    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Table locations under one lake root."""
+
+    root: str
+
+    @property
+    def bronze_events(self) -> str:
+        return join(self.root, "bronze", "events")
+
+    @property
+    def bronze_quarantine(self) -> str:
+        return join(self.root, "bronze", "quarantine")
+
+    def silver(self, table: str) -> str:
+        return join(self.root, "silver", table)
+
+    def gold(self, table: str) -> str:
+        return join(self.root, "gold", table)
+
+    def metrics(self, name: str) -> str:
+        return join(self.root, "metrics", name)
+
+    def checkpoint(self, job: str) -> str:
+        return join(self.root, "_checkpoints", job)

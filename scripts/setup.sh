@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Idempotent set-up: a virtualenv with the project and its pinned dependencies, and the JVM jars
+# in the jar folder. Safe to run any number of times; the second run does no network I/O.
+#   scripts/setup.sh          runtime only
+#   scripts/setup.sh --dev    plus test dependencies
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[[ "${1:-}" == "--dev" ]] && extras="[dev]"
+
+python_bin="${PYTHON:-python3.11}"
+command -v "$python_bin" >/dev/null || python_bin=python3
+if ! command -v java >/dev/null; then
+    echo "setup: Java is missing; installing Debian's OpenJDK 17" >&2
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+if ! command -v mvn >/dev/null; then
+    echo "setup: Maven is missing; installing Debian's maven (used once to fetch jars)" >&2
+    apt-get update -qq && apt-get install -y -qq maven >/dev/null
+fi
+
+[[ -x .venv/bin/python ]] || "$python_bin" -m venv .venv
+stamp=".venv/.installed${extras}"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    echo "setup: installing Python packages (pyproject.toml changed or first run)" >&2
+    .venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"
+    echo "$want" > "$stamp"
+fi
+
+.venv/bin/lakehouse jars fetch >&2
