@@ -177,9 +177,13 @@ def run_until_stopped(query: StreamingQuery, *, grace_seconds: float = 60.0) -> 
         while query.isActive and not stop.is_set():
             query.awaitTermination(0.5)
         if stop.is_set() and query.isActive:
+            # Let the batch that is running now commit (a new one may start right after it, with
+            # a backlog; stopping that one is safe too, it is replayed on restart).
+            running = (query.lastProgress or {}).get("batchId", -1)
             deadline = time.monotonic() + grace_seconds
-            while query.status.get("isTriggerActive") and time.monotonic() < deadline:
-                time.sleep(0.2)
+            while (query.status.get("isTriggerActive") and time.monotonic() < deadline
+                   and (query.lastProgress or {}).get("batchId", -1) == running):
+                time.sleep(0.1)
             query.stop()
         if query.exception() is not None:
             raise query.exception()

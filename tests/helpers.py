@@ -1,0 +1,44 @@
+"""Independent checks of what bronze must hold, computed with Python's json, not Spark."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+
+def expected_records_per_file(folder: str | Path, max_batch_bytes: int = 500 * 1024) -> Counter:
+    """File name -> records bronze must account for: one per message of a batch envelope,
+    one for every other line (valid or not)."""
+    counts: Counter = Counter()
+    for path in sorted(Path(folder).glob("*.jsonl*")):
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for line in handle.read().splitlines():
+                counts[path.name] += _records(line, max_batch_bytes)
+    return counts
+
+
+def _records(line: str, max_batch_bytes: int) -> int:
+    if len(line.encode()) > max_batch_bytes:
+        return 1
+    try:
+        payload = json.loads(line)
+    except ValueError:
+        return 1
+    if isinstance(payload, dict) and isinstance(payload.get("batch"), list) and payload["batch"]:
+        return len(payload["batch"])
+    return 1
+
+
+def landed_records_per_file(spark, lake) -> Counter:
+    """File name -> rows in bronze.events plus rows in bronze.quarantine."""
+    from lakehouse import delta
+
+    counts: Counter = Counter()
+    for path in (lake.bronze_events, lake.bronze_quarantine):
+        for row in delta.read_table(spark, path).groupBy("source_file").count().collect():
+            counts[os.path.basename(row["source_file"])] += row["count"]
+    return counts
