@@ -50,3 +50,8 @@ def read_table(spark: SparkSession, path: str) -> DataFrame:
 def is_table(spark: SparkSession, path: str) -> bool:
     """True when ``path`` holds a Delta table."""
     return DeltaTable.isDeltaTable(spark, path)
+
+
+def current_version(spark: SparkSession, path: str) -> int:
+    """The latest committed version of the Delta table at ``path``."""
+    return DeltaTable.forPath(spark, path).history(1).select("version").first()["version"]

@@ -135,7 +135,7 @@ class PartGenerator:
                 messages.append(self._group(user, now, campaign))
             else:
                 messages.append(self._track(user, now, campaign, identified, fraction))
-        return messages
+        return messages[:size]  # identify + alias can add one message past the size
 
     def _base(self, kind: str, user: User, now: datetime, campaign, identified: bool) -> dict[str, Any]:
         r = self.r
