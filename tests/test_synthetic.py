@@ -68,3 +68,11 @@ def test_event_schema_is_stable_and_grows_late():
     key, start = catalog.late_property("Order Completed")
     assert key.startswith("experiment_") and 0 <= start < 1
     assert len(catalog.EVENT_NAMES) == 200
+
+
+def test_rate_mode_writes_file_after_file(tmp_path):
+    seen = []
+    report = generate(tmp_path, GenerateSpec(events=300, events_per_file=100, day=DAY, rate=100_000),
+                      progress=lambda r: seen.append(len(r.files)))
+    assert seen == [1, 2, 3]
+    assert report.messages == 300
