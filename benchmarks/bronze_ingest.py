@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--max-files-per-trigger", type=int, default=None)
     parser.add_argument("--workdir", default="benchmarks/out/bronze")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Spark conf for both runs (repeatable)")
     args = parser.parse_args()
 
     work = Path(args.workdir).resolve()
@@ -57,6 +59,8 @@ def main() -> None:
 
     config = load_config(env={"LAKEHOUSE_LAKE_DIR": str(work / "lake"), "LAKEHOUSE_LANDING_DIR": str(landing),
                               "LAKEHOUSE_SPARK_MASTER": args.master})
+    extra = dict(item.split("=", 1) for item in args.spark_conf)
+    config = dataclasses.replace(config, spark=dataclasses.replace(config.spark, conf={**config.spark.conf, **extra}))
     overrides = {k: v for k, v in (("max_files_per_trigger", args.max_files_per_trigger),) if v}
     config = dataclasses.replace(config, bronze=dataclasses.replace(config.bronze, **overrides))
     spark = build_session(config.spark)
