@@ -73,7 +73,9 @@ class BronzeConfig:
     """The bronze ingest stream."""
 
     trigger_seconds: int = 10
-    max_files_per_trigger: int = 20
+    # Bounds a catch-up batch. Measured at 1M events: 20 files (200k events) per batch ran at 0.25
+    # of the ceiling, 50 files at 0.42; each batch pays fixed costs (a second pass, three commits).
+    max_files_per_trigger: int = 50
     # Segment's own limits: 32 KB per message, 500 KB per batch request.
     max_event_bytes: int = 32 * 1024
     max_batch_bytes: int = 500 * 1024
