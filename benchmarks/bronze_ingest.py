@@ -13,7 +13,7 @@ Prints events/s for both and the ratio (goal: streaming >= 0.7 of the ceiling on
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from bronze.envelope import LINE_SCHEMA
 from bronze.ingest import run_until_stopped, start_ingest
 from lakehouse import delta
-from lakehouse.config import load_config
+from lakehouse.config import load_config, with_values
 from lakehouse.spark import build_session
 from lakehouse.synthetic.writer import GenerateSpec, generate
 from lakehouse.tables import Lake
@@ -36,9 +36,9 @@ def ceiling(spark, landing: str, out: str) -> None:
 
 
 def main() -> None:
-    import logging
-    logging.basicConfig(level=logging.DEBUG, format='%(asctime)s %(message)s')
-    logging.getLogger('py4j').setLevel(logging.WARNING)
+    # DEBUG shows each batch's per-pass timings (bronze.ingest logs them at debug level).
+    logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--events-per-file", type=int, default=10_000)
@@ -59,10 +59,9 @@ def main() -> None:
 
     config = load_config(env={"LAKEHOUSE_LAKE_DIR": str(work / "lake"), "LAKEHOUSE_LANDING_DIR": str(landing),
                               "LAKEHOUSE_SPARK_MASTER": args.master})
-    extra = dict(item.split("=", 1) for item in args.spark_conf)
-    config = dataclasses.replace(config, spark=dataclasses.replace(config.spark, conf={**config.spark.conf, **extra}))
-    overrides = {k: v for k, v in (("max_files_per_trigger", args.max_files_per_trigger),) if v}
-    config = dataclasses.replace(config, bronze=dataclasses.replace(config.bronze, **overrides))
+    config = with_values(config, spark={"conf": dict(item.split("=", 1) for item in args.spark_conf)})
+    if args.max_files_per_trigger:
+        config = with_values(config, bronze={"max_files_per_trigger": args.max_files_per_trigger})
     spark = build_session(config.spark)
 
     # Warm the JVM (class loading, JIT) on one file, through both code paths, so neither
@@ -71,8 +70,7 @@ def main() -> None:
     warm_landing = work / "warm-landing"
     warm_landing.mkdir()
     shutil.copy(report.files[0], warm_landing)
-    warm_config = dataclasses.replace(config, lake=dataclasses.replace(config.lake, dir=str(work / "warm-lake")),
-                                      landing=dataclasses.replace(config.landing, dir=str(warm_landing)))
+    warm_config = with_values(config, lake={"dir": str(work / "warm-lake")}, landing={"dir": str(warm_landing)})
     run_until_stopped(start_ingest(spark, warm_config, available_now=True))
 
     started = time.perf_counter()

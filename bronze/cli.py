@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 
 
@@ -21,12 +20,10 @@ def register(commands) -> None:
 
 def cmd_ingest(args: argparse.Namespace, ctx) -> int:
     from bronze.ingest import run_until_stopped, start_ingest
-    from lakehouse.config import validate
+    from lakehouse.config import with_values
 
-    overrides = {k: v for k, v in (("trigger_seconds", args.trigger_seconds),
-                                   ("max_files_per_trigger", args.max_files_per_trigger)) if v is not None}
-    config = dataclasses.replace(ctx.config, bronze=dataclasses.replace(ctx.config.bronze, **overrides))
-    validate(config)
+    flags = {"trigger_seconds": args.trigger_seconds, "max_files_per_trigger": args.max_files_per_trigger}
+    config = with_values(ctx.config, bronze={k: v for k, v in flags.items() if v is not None})
     totals = {"records_in": 0, "quarantined": 0, "batches": 0}
 
     def progress(row: dict) -> None:

@@ -236,27 +236,17 @@ def quarantine_detail() -> Column:
     )
 
 
-RECORD_COLUMNS = list(dict.fromkeys(BRONZE_SCHEMA.names + QUARANTINE_SCHEMA.names))
+def select_events(enveloped_df: DataFrame) -> DataFrame:
+    """The valid records, in the ``bronze.events`` layout (one row per Segment message)."""
+    return enveloped_df.filter(F.col("reason").isNull()).select(*BRONZE_SCHEMA.names)
 
 
-def select_records(enveloped_df: DataFrame) -> DataFrame:
-    """Every record with just the columns either table needs (what a micro-batch caches).
-
-    One row per record; ``reason`` null for a valid event.
-    """
+def select_quarantine(enveloped_df: DataFrame) -> DataFrame:
+    """The rejected records, in the ``bronze.quarantine`` layout (one row per rejected record)."""
     return (
         enveloped_df
-        .withColumn("detail", F.when(F.col("reason").isNotNull(), quarantine_detail()))
+        .filter(F.col("reason").isNotNull())
+        .withColumn("detail", quarantine_detail())
         .withColumn("raw", F.coalesce("raw", F.lit("null")))
-        .select(*RECORD_COLUMNS)
+        .select(*QUARANTINE_SCHEMA.names)
     )
-
-
-def select_events(records_df: DataFrame) -> DataFrame:
-    """The valid records, in the ``bronze.events`` layout (one row per Segment message)."""
-    return records_df.filter(F.col("reason").isNull()).select(*BRONZE_SCHEMA.names)
-
-
-def select_quarantine(records_df: DataFrame) -> DataFrame:
-    """The rejected records, in the ``bronze.quarantine`` layout (one row per rejected record)."""
-    return records_df.filter(F.col("reason").isNotNull()).select(*QUARANTINE_SCHEMA.names)

@@ -213,6 +213,18 @@ def _coerce(key: str, hint: Any, value: Any, source: str) -> Any:
     raise ConfigError(f"'{key}' has an unsupported type {hint}")  # a bug in this module, not input
 
 
+def with_values(config: Config, **sections: Mapping[str, Any]) -> Config:
+    """A validated copy of ``config`` with some keys changed.
+
+    Example: ``with_values(config, bronze={"trigger_seconds": 1})``. For command-line flags and
+    tests; a wrong value raises :class:`ConfigError` as it would from the file.
+    """
+    changed = {name: dataclasses.replace(getattr(config, name), **values) for name, values in sections.items()}
+    result = dataclasses.replace(config, **changed)
+    validate(result)
+    return result
+
+
 def validate(config: Config) -> None:
     checks = [
         (config.lake.dir.strip() != "", "lake.dir", "must not be empty; set LAKEHOUSE_LAKE_DIR"),

@@ -18,6 +18,7 @@ import lakehouse.delta
 from bronze.envelope import Reason
 from bronze.ingest import run_until_stopped, start_ingest
 from lakehouse import delta
+from lakehouse.config import with_values
 from lakehouse.synthetic.writer import GenerateSpec, generate
 from lakehouse.tables import Lake
 from tests.helpers import expected_records_per_file, landed_records_per_file
@@ -53,16 +54,18 @@ def test_every_record_lands_once_plain_gzip_and_batches(spark, lake_config):
 
     metrics = delta.read_table(spark, lake.metrics("bronze_ingest")).agg(
         F.sum("records_in").alias("records"), F.sum("quarantined").alias("quarantined"),
-        F.sum("lines_in").alias("lines"), F.max("newest_event_age_s").alias("age")).first()
+        F.sum("lines_in").alias("lines"), F.sum("files").alias("files"),
+        F.max("newest_event_age_s").alias("age")).first()
     assert metrics.records == sum(expected.values())
     assert metrics.quarantined == quarantine_df.count()
     assert metrics.lines == plain.lines + zipped.lines
+    assert metrics.files == len(plain.files) + len(zipped.files)
     assert metrics.age > 0
 
     # A second run finds no new file and writes nothing.
-    versions = delta.read_table(spark, lake.bronze_events).count()
+    rows_before = delta.read_table(spark, lake.bronze_events).count()
     ingest_available_now(spark, lake_config)
-    assert delta.read_table(spark, lake.bronze_events).count() == versions
+    assert delta.read_table(spark, lake.bronze_events).count() == rows_before
 
 
 def test_crash_between_table_writes_replays_without_duplicates(spark, lake_config, monkeypatch):
@@ -92,10 +95,7 @@ def test_crash_between_table_writes_replays_without_duplicates(spark, lake_confi
 
 
 def _one_file_per_batch(config):
-    import dataclasses
-
-    return dataclasses.replace(config, bronze=dataclasses.replace(config.bronze, max_files_per_trigger=1,
-                                                                  trigger_seconds=1))
+    return with_values(config, bronze={"max_files_per_trigger": 1, "trigger_seconds": 1})
 
 
 def _delta_versions(table_path: str) -> int:
