@@ -74,7 +74,7 @@ class BronzeConfig:
 
     trigger_seconds: int = 10
     # Bounds a catch-up batch. Measured at 1M events: 20 files (200k events) per batch ran at 0.25
-    # of the ceiling, 50 files at 0.42; each batch pays fixed costs (a second pass, three commits).
+    # of the ceiling, 50 files at 0.36-0.42; each batch pays fixed costs (a second pass, three commits).
     max_files_per_trigger: int = 50
     # Segment's own limits: 32 KB per message, 500 KB per batch request.
     max_event_bytes: int = 32 * 1024

@@ -8,8 +8,10 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from lakehouse.config import BronzeConfig
 
-def expected_records_per_file(folder: str | Path, max_batch_bytes: int = 500 * 1024) -> Counter:
+
+def expected_records_per_file(folder: str | Path, max_batch_bytes: int = BronzeConfig().max_batch_bytes) -> Counter:
     """File name -> records bronze must account for: one per message of a batch envelope,
     one for every other line (valid or not)."""
     counts: Counter = Counter()
