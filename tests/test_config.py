@@ -66,3 +66,14 @@ def test_every_key_has_its_environment_variable():
     assert ("lake.dir", "LAKEHOUSE_LAKE_DIR", "./lake") in rows
     assert env_var("landing", "dir") == "LAKEHOUSE_LANDING_DIR"
     assert len(rows) == len({key for key, _, _ in rows})
+
+
+def test_readme_documents_every_key_and_its_variable():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for key, env, _ in describe(load_config(env={})):
+        if key == "spark.conf":
+            assert "| `spark.conf` | (file only) |" in readme
+        else:
+            assert f"| `{key}` | `{env}` |" in readme, key
