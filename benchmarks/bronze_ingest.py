@@ -21,7 +21,8 @@ from pathlib import Path
 from pyspark.sql import functions as F
 
 from bronze.envelope import LINE_SCHEMA
-from bronze.ingest import run_until_stopped, start_ingest
+from bronze.ingest import start_ingest
+from lakehouse.streaming import run_until_stopped
 from lakehouse import delta
 from lakehouse.config import load_config, with_values
 from lakehouse.spark import build_session

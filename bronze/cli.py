@@ -19,7 +19,8 @@ def register(commands) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace, ctx) -> int:
-    from bronze.ingest import run_until_stopped, start_ingest
+    from bronze.ingest import start_ingest
+    from lakehouse.streaming import run_until_stopped
     from lakehouse.config import with_values
 
     flags = {"trigger_seconds": args.trigger_seconds, "max_files_per_trigger": args.max_files_per_trigger}

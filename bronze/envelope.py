@@ -18,6 +18,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import (ArrayType, DateType, IntegerType, LongType, StringType, StructField,
                                StructType, TimestampType)
 
+from lakehouse.columns import parse_iso_timestamp
+
 SEGMENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 
 
@@ -86,15 +88,6 @@ QUARANTINE_SCHEMA = StructType([
     StructField("batch_index", IntegerType()),
     StructField("received_date", DateType()),
 ])
-
-
-def parse_iso_timestamp(text: Column) -> Column:
-    """ISO-8601 text -> timestamp, NULL when it is not one.
-
-    ``try_cast`` alone accepts ``"17000"`` as the year 17000, so the date part is checked first.
-    """
-    looks_iso = (F.length(text) >= 10) & (F.substring(text, 5, 1) == "-") & (F.substring(text, 8, 1) == "-")
-    return F.when(looks_iso, text.try_cast(TimestampType()))
 
 
 def _line_reason(line: Column, value: Column, max_batch_bytes: int) -> Column:

@@ -12,10 +12,7 @@ checkpoint gets a fresh app id and never collides with an old one.
 
 from __future__ import annotations
 
-import json
 import logging
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,6 +27,7 @@ from bronze.envelope import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, explode_records, 
 from bronze.metrics import METRICS_SCHEMA, batch_metrics
 from lakehouse import delta
 from lakehouse.config import Config
+from lakehouse.streaming import checkpoint_app_id
 from lakehouse.tables import Lake
 
 log = logging.getLogger("lakehouse.bronze")
@@ -84,11 +82,9 @@ class BatchWriter:
         self._app_id: str | None = None
 
     def app_id(self, spark: SparkSession) -> str:
-        """``bronze-ingest-<query id>``, read from the checkpoint's ``metadata`` file (written
-        by Spark before the first batch; works on any file system the checkpoint is on)."""
+        """``bronze-ingest-<query id>`` (see :func:`lakehouse.streaming.checkpoint_app_id`)."""
         if self._app_id is None:
-            text = spark.read.text(f"{self.paths.checkpoint}/metadata").first()["value"]
-            self._app_id = f"bronze-ingest-{json.loads(text)['id']}"
+            self._app_id = checkpoint_app_id(spark, self.paths.checkpoint, "bronze-ingest")
         return self._app_id
 
     def records(self, lines_df: DataFrame, observation: Observation) -> DataFrame:
@@ -199,35 +195,3 @@ def start_ingest(spark: SparkSession, config: Config, *, available_now: bool = F
         .trigger(**trigger)
         .start()
     )
-
-
-def run_until_stopped(query: StreamingQuery, *, grace_seconds: float = 60.0) -> None:
-    """Block until the query ends; on SIGTERM or Ctrl-C, let the running batch finish, then stop.
-
-    A stop in the middle of a batch is also safe (the batch is replayed on restart), but waiting
-    for the batch keeps restarts cheap.
-    """
-    stop = threading.Event()
-
-    def request_stop(signum, _frame):
-        log.info("signal %d: stopping after the current batch", signum)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        while query.isActive and not stop.is_set():
-            query.awaitTermination(0.5)
-        if stop.is_set() and query.isActive:
-            # Let the batch that is running now commit (a new one may start right after it, with
-            # a backlog; stopping that one is safe too, it is replayed on restart).
-            running = (query.lastProgress or {}).get("batchId", -1)
-            deadline = time.monotonic() + grace_seconds
-            while (query.status.get("isTriggerActive") and time.monotonic() < deadline
-                   and (query.lastProgress or {}).get("batchId", -1) == running):
-                time.sleep(0.1)
-            query.stop()
-        if query.exception() is not None:
-            raise query.exception()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

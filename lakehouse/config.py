@@ -85,6 +85,24 @@ class BronzeConfig:
 
 
 @dataclass(frozen=True)
+class SilverConfig:
+    """The silver job: bronze.events -> flattened Segment tables."""
+
+    # Silver commits once per table a batch touches (up to hundreds of event tables), so it
+    # triggers less often than bronze; "up to date within minutes".
+    trigger_seconds: int = 60
+    # Bronze files read per micro-batch (Delta source maxFilesPerTrigger).
+    max_files_per_trigger: int = 1000
+    # Columns per table before new paths go to the _overflow JSON column (Redshift allows 1,600).
+    max_columns: int = 1000
+    # How far back (days of received_at) a message id is looked up to drop a resent duplicate.
+    dedup_lookback_days: int = 7
+    # Tables written at once; their commits overlap instead of queueing one after another.
+    write_parallelism: int = 8
+    checkpoint_dir: str = ""  # default: <lake>/_checkpoints/silver
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; build it with :func:`load_config`."""
 
@@ -92,6 +110,7 @@ class Config:
     landing: LandingConfig = field(default_factory=LandingConfig)
     spark: SparkConfig = field(default_factory=SparkConfig)
     bronze: BronzeConfig = field(default_factory=BronzeConfig)
+    silver: SilverConfig = field(default_factory=SilverConfig)
 
 
 def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -132,6 +151,7 @@ _SECTIONS = {
     "landing": LandingConfig,
     "spark": SparkConfig,
     "bronze": BronzeConfig,
+    "silver": SilverConfig,
 }
 
 
@@ -242,6 +262,11 @@ def validate(config: Config) -> None:
         (config.bronze.max_batch_bytes >= config.bronze.max_event_bytes, "bronze.max_batch_bytes",
          "must be at least bronze.max_event_bytes"),
         (config.bronze.default_source_id.strip() != "", "bronze.default_source_id", "must not be empty"),
+        (config.silver.trigger_seconds > 0, "silver.trigger_seconds", "must be a positive number of seconds"),
+        (config.silver.max_files_per_trigger > 0, "silver.max_files_per_trigger", "must be positive"),
+        (50 <= config.silver.max_columns <= 1600, "silver.max_columns", "must be between 50 and 1600 (Redshift's limit)"),
+        (config.silver.dedup_lookback_days >= 0, "silver.dedup_lookback_days", "must be 0 or more days"),
+        (1 <= config.silver.write_parallelism <= 64, "silver.write_parallelism", "must be between 1 and 64"),
     ]
     for ok, key, message in checks:
         if not ok:

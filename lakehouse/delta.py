@@ -7,7 +7,8 @@ a no-op (Delta's ``txnAppId``/``txnVersion`` idempotent writes).
 
 from __future__ import annotations
 
-from typing import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -23,7 +24,7 @@ def ensure_table(spark: SparkSession, path: str, schema: StructType, partition_b
 
 
 def append(df: DataFrame, path: str, *, partition_by: Sequence[str] = (),
-           txn: tuple[str, int] | None = None) -> None:
+           txn: tuple[str, int] | None = None, merge_schema: bool = False) -> None:
     """Append ``df`` to the Delta table at ``path``.
 
     Args:
@@ -32,8 +33,11 @@ def append(df: DataFrame, path: str, *, partition_by: Sequence[str] = (),
         partition_by: Partition columns (used when the table is created by this write).
         txn: ``(app_id, version)``: Delta skips the write if this app already committed this
             version or a later one, which makes a replayed micro-batch idempotent.
+        merge_schema: Add the columns of ``df`` that the table lacks (schema evolution).
     """
     writer = df.write.format("delta").mode("append")
+    if merge_schema:
+        writer = writer.option("mergeSchema", "true")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     if txn is not None:
@@ -55,3 +59,21 @@ def is_table(spark: SparkSession, path: str) -> bool:
 def current_version(spark: SparkSession, path: str) -> int:
     """The latest committed version of the Delta table at ``path``."""
     return DeltaTable.forPath(spark, path).history(1).select("version").first()["version"]
+
+
+def run_parallel(writes: Sequence[Callable[[], None]], parallelism: int) -> None:
+    """Run independent writes (to different tables) on ``parallelism`` threads.
+
+    Each Delta commit spends most of its time in the driver (log, commit file, checkpoint), so
+    overlapping commits to different tables hides that latency; Spark schedules the threads'
+    jobs side by side. The first failure is raised after every write has finished or failed.
+    """
+    if parallelism <= 1 or len(writes) <= 1:
+        for write in writes:
+            write()
+        return
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="delta-write") as pool:
+        futures = [pool.submit(write) for write in writes]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]

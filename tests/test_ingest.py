@@ -16,7 +16,8 @@ from pyspark.sql import functions as F
 
 import lakehouse.delta
 from bronze.envelope import Reason
-from bronze.ingest import run_until_stopped, start_ingest
+from bronze.ingest import start_ingest
+from lakehouse.streaming import run_until_stopped
 from lakehouse import delta
 from lakehouse.config import with_values
 from lakehouse.synthetic.writer import GenerateSpec, generate

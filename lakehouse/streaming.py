@@ -1,0 +1,57 @@
+"""Helpers every streaming job shares: a stable transaction app id and a clean stop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+
+from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQuery
+
+log = logging.getLogger("lakehouse.streaming")
+
+
+def checkpoint_app_id(spark: SparkSession, checkpoint: str, prefix: str) -> str:
+    """``<prefix>-<query id>``, the query id read from the checkpoint's ``metadata`` file.
+
+    Spark writes that file before the first batch, on any file system the checkpoint is on. A
+    fresh checkpoint has a fresh query id, so it never reuses an old ``txnAppId`` (Delta would
+    silently skip writes whose app id already committed a higher version).
+    """
+    text = spark.read.text(f"{checkpoint}/metadata").first()["value"]
+    return f"{prefix}-{json.loads(text)['id']}"
+
+
+def run_until_stopped(query: StreamingQuery, *, grace_seconds: float = 60.0) -> None:
+    """Block until the query ends; on SIGTERM or Ctrl-C, let the running batch finish, then stop.
+
+    A stop in the middle of a batch is also safe (the batch is replayed on restart), but waiting
+    for the batch keeps restarts cheap.
+    """
+    stop = threading.Event()
+
+    def request_stop(signum, _frame):
+        log.info("signal %d: stopping after the current batch", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while query.isActive and not stop.is_set():
+            query.awaitTermination(0.5)
+        if stop.is_set() and query.isActive:
+            # Let the batch that is running now commit (a new one may start right after it, with
+            # a backlog; stopping that one is safe too, it is replayed on restart).
+            running = (query.lastProgress or {}).get("batchId", -1)
+            deadline = time.monotonic() + grace_seconds
+            while (query.status.get("isTriggerActive") and time.monotonic() < deadline
+                   and (query.lastProgress or {}).get("batchId", -1) == running):
+                time.sleep(0.1)
+            query.stop()
+        if query.exception() is not None:
+            raise query.exception()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

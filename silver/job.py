@@ -1,0 +1,253 @@
+"""The silver job: ``bronze.events`` (a Delta stream) -> the Segment-compatible silver tables.
+
+Each micro-batch (``foreachBatch``):
+
+1. drops duplicates: one row per (source_id, message_id) in the batch, then an anti-join with
+   the message-id index (``silver/_message_ids``) over the look-back window of received dates;
+2. parses the survivors once (VARIANT) and caches them;
+3. discovers the paths and kinds per (type, event) and names and types the new ones (column map);
+4. writes every table the batch touches, several commits at once (``silver.write_parallelism``),
+   each with ``mergeSchema`` (a new path is a new column, no restart) and the transaction id
+   ``(silver-<query id>, batch id)``, then the discards, the index and the metrics row.
+
+A kill anywhere replays the batch: the same bronze rows, the same index (it is written last), the
+same column map (written first, and names are decided by it), so every table write that already
+committed is skipped by its transaction id and the others write the same rows.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from lakehouse import delta
+from lakehouse.config import Config
+from lakehouse.streaming import checkpoint_app_id
+from lakehouse.tables import Lake
+from silver import discover
+from silver.flatten import explode_discards, filter_duplicates, select_table, with_event, with_parsed
+from silver.layout import CONTEXT, TableLayout, layouts_from_rows, plan_columns
+from silver.schema import STRING
+from silver.tables import COLUMN_MAP_SCHEMA, DISCARDS_SCHEMA, INDEX_SCHEMA, METRICS_SCHEMA, SilverPaths
+
+log = logging.getLogger("lakehouse.silver")
+QUERY_NAME = "silver"
+PARTITION_BY = ("received_date",)
+
+
+def ensure_tables(spark: SparkSession, paths: SilverPaths) -> None:
+    """Create the bookkeeping tables (empty) so that readers and the first batch find them."""
+    delta.ensure_table(spark, paths.column_map, COLUMN_MAP_SCHEMA)
+    delta.ensure_table(spark, paths.index, INDEX_SCHEMA, PARTITION_BY)
+    delta.ensure_table(spark, paths.discards, DISCARDS_SCHEMA, PARTITION_BY)
+    delta.ensure_table(spark, paths.metrics, METRICS_SCHEMA)
+
+
+@dataclass
+class _Plan:
+    """What one batch writes: per table, its layout and the rows' filter."""
+
+    tables: dict[str, tuple[TableLayout, object]]  # table -> (layout, filter Column)
+    event_tables: dict[str, str]  # event text -> table
+    new_columns: list
+
+
+class SilverWriter:
+    """The ``foreachBatch`` function of the silver stream (see the module docstring)."""
+
+    def __init__(self, config: Config, paths: SilverPaths, on_batch: Callable[[dict], None] | None = None):
+        self.silver = config.silver
+        self.paths = paths
+        self.on_batch = on_batch
+        self._app_id: str | None = None
+        self.layouts: dict[str, TableLayout] | None = None
+        self.context_types: dict[tuple[str, ...], str] = {}
+
+    def app_id(self, spark: SparkSession) -> str:
+        if self._app_id is None:
+            self._app_id = checkpoint_app_id(spark, self.paths.checkpoint, "silver")
+        return self._app_id
+
+    def _load_layouts(self, spark: SparkSession) -> None:
+        rows = [r.asDict() for r in delta.read_table(spark, self.paths.column_map).collect()]
+        self.layouts = layouts_from_rows(rows, {})
+        self.context_types = {c.path: c.type for layout in self.layouts.values()
+                              for c in layout.columns if c.section == CONTEXT}
+
+    def __call__(self, bronze_df: DataFrame, batch_id: int) -> None:
+        started, begun = datetime.now(timezone.utc), time.monotonic()
+        spark = bronze_df.sparkSession
+        if self.layouts is None:
+            self._load_layouts(spark)
+        txn = (self.app_id(spark), batch_id)
+        bounds = bronze_df.agg(F.min("received_date").alias("low"), F.max("received_date").alias("high")).first()
+        if bounds["low"] is None:
+            return
+        seen_df = (delta.read_table(spark, self.paths.index)
+                   .filter(F.col("received_date").between(
+                       bounds["low"] - timedelta(days=self.silver.dedup_lookback_days), bounds["high"]))
+                   .select("source_id", "message_id"))
+        counts = Observation(f"silver_in_{batch_id}")
+        unique = Observation(f"silver_unique_{batch_id}")
+        new_df = (
+            bronze_df.observe(counts, F.count(F.lit(1)).alias("rows"))
+            .transform(filter_duplicates)
+            .observe(unique, F.count(F.lit(1)).alias("rows"))
+            .join(seen_df, on=["source_id", "message_id"], how="left_anti")
+        )
+        parsed_df = with_parsed(new_df, started, batch_id).persist()
+        try:
+            new_rows = parsed_df.count()
+            rows_in, unique_rows = counts.get["rows"], unique.get["rows"]
+            plan = self._plan(parsed_df, batch_id)
+            if plan.new_columns:
+                column_rows = [c.as_row(self.layouts[c.table].kind, self.layouts[c.table].columns.index(c), batch_id)
+                               for c in plan.new_columns]
+                delta.append(spark.createDataFrame(column_rows, COLUMN_MAP_SCHEMA), self.paths.column_map, txn=txn)
+            parsed_done = time.monotonic()
+            frames = {table: select_table(with_event(parsed_df, plan.event_tables).filter(condition), layout)
+                      for table, (layout, condition) in plan.tables.items()}
+            delta.run_parallel([
+                functools.partial(delta.append, frame, self.paths.table(table), partition_by=PARTITION_BY,
+                                  txn=txn, merge_schema=True)
+                for table, frame in frames.items()
+            ], self.silver.write_parallelism)
+            tables_done = time.monotonic()
+            discards_df = _discards(frames, plan)
+            if discards_df is not None:
+                delta.append(discards_df, self.paths.discards, partition_by=PARTITION_BY, txn=txn)
+            index_df = parsed_df.select("source_id", F.col("id").alias("message_id"), "received_date", "silver_batch_id")
+            delta.append(index_df, self.paths.index, partition_by=PARTITION_BY, txn=txn)
+        finally:
+            parsed_df.unpersist()
+        row = {
+            "batch_id": batch_id, "started_at": started, "duration_s": time.monotonic() - begun,
+            "rows_in": rows_in, "duplicates_in_batch": rows_in - unique_rows,
+            "duplicates_seen_before": unique_rows - new_rows, "rows_out": new_rows,
+            "tables_written": len(frames), "new_columns": len(plan.new_columns),
+        }
+        delta.append(spark.createDataFrame([row], METRICS_SCHEMA), self.paths.metrics, txn=txn)
+        log.info("silver batch %d: %d rows in, %d duplicates, %d events to %d tables (%d new columns) in %.1fs "
+                 "(parse+plan %.1fs, tables %.1fs)", batch_id, rows_in, rows_in - new_rows, new_rows, len(frames),
+                 len(plan.new_columns), row["duration_s"], parsed_done - begun, tables_done - parsed_done)
+        if self.on_batch:
+            self.on_batch(row)
+
+    def _plan(self, parsed_df: DataFrame, batch_id: int) -> _Plan:
+        """Decide the batch's tables and name/type its new paths (updates ``self.layouts``)."""
+        groups = [discover.Group.from_row(r) for r in discover.discover_df(parsed_df).collect()]
+        event_tables = {g.event_text: discover.event_table(g.event_text) for g in groups if g.type == "track"}
+        # table -> (kind, {(section, path): [kinds]}, [(type, event texts)])
+        seen: dict[str, tuple[str, dict, dict]] = {}
+        for group in groups:
+            for table, kind in discover.tables_of(group):
+                _, kinds, types = seen.setdefault(table, (kind, {}, {}))
+                texts = types.setdefault(group.type, set())
+                if kind == "event":
+                    texts.add(group.event_text)
+                for (section, path), k in group.kinds.items():
+                    if section in discover.sections_of(kind):
+                        kinds.setdefault((section, path), []).append(k)
+        # Types of paths seen for the first time.
+        resolved: dict[tuple[str, str, tuple], str | None] = {}  # (scope, section, path) -> type
+        targets = {}
+        for table, (kind, kinds, types) in seen.items():
+            layout = self.layouts.setdefault(table, TableLayout(table, kind))
+            condition = _rows_of(types, kind)
+            for (section, path), observed in kinds.items():
+                if (section, path) in layout.known():
+                    continue
+                if section == CONTEXT and path in self.context_types:
+                    continue
+                scope = discover.scope_of(table, section)
+                key = (scope, section, path)
+                if any(discover.needs_values(k) for k in observed):
+                    targets.setdefault(key, (condition if scope != discover.GLOBAL else F.lit(True)))
+                else:
+                    previous = [resolved[key]] if key in resolved else []
+                    resolved[key] = discover.resolve_type(observed, None) if not previous else \
+                        discover.schema.widen(previous + [discover.resolve_type(observed, None)])
+        if targets:
+            ids = {key: i for i, key in enumerate(sorted(targets, key=repr))}
+            stats = discover.inspect_df(parsed_df, [(ids[k], targets[k], k[1], k[2]) for k in ids]).collect()
+            by_id = {row["id"]: row for row in stats}
+            for key, i in ids.items():
+                row = by_id.get(i)
+                found = discover.resolve_type(row["kinds"], row["all_iso"]) if row else None
+                resolved[key] = discover.schema.widen([resolved.get(key), found])
+        new_columns, tables = [], {}
+        for table, (kind, kinds, types) in seen.items():
+            layout = self.layouts[table]
+            wanted = {}
+            for section, path in kinds:
+                if (section, path) in layout.known():
+                    continue
+                if section == CONTEXT and path in self.context_types:
+                    wanted[(section, path)] = self.context_types[path]
+                    continue
+                type_ = resolved.get((discover.scope_of(table, section), section, path))
+                if type_ is not None:
+                    wanted[(section, path)] = type_
+            added = plan_columns(layout, wanted, self.silver.max_columns)
+            for column in added:
+                if column.section == CONTEXT:
+                    self.context_types.setdefault(column.path, column.type)
+            new_columns.extend(added)
+            tables[table] = (layout, _rows_of(types, kind))
+        return _Plan(tables, event_tables, new_columns)
+
+
+def _rows_of(types: dict[str, set], kind: str):
+    """The filter selecting a table's rows from the parsed batch."""
+    (type_, texts), = types.items()
+    return discover.group_filter(type_, texts if kind == "event" else None)
+
+
+def _discards(frames: dict[str, DataFrame], plan: _Plan) -> DataFrame | None:
+    """Audit rows of every rescued value, for the tables that have a column that can reject one."""
+    parts = []
+    for table, frame in frames.items():
+        layout = plan.tables[table][0]
+        types = {c.column: c.type for c in layout.columns}
+        if any(t != STRING for t in types.values()):
+            parts.append(explode_discards(frame, table, types))
+    if not parts:
+        return None
+    return functools.reduce(DataFrame.unionByName, parts)
+
+
+def start_silver(spark: SparkSession, config: Config, *, available_now: bool = False,
+                 on_batch: Callable[[dict], None] | None = None) -> StreamingQuery:
+    """Start the silver stream over ``bronze.events`` and return the running query.
+
+    Args:
+        spark: The session (Delta configured).
+        config: Lake and silver settings.
+        available_now: Process what bronze holds now, then stop (a scheduled run); otherwise
+            a processing-time trigger every ``silver.trigger_seconds``.
+        on_batch: Called with each batch's metrics row after it committed.
+    """
+    paths = SilverPaths.from_config(config)
+    ensure_tables(spark, paths)
+    source_df = (
+        spark.readStream.format("delta")
+        .option("maxFilesPerTrigger", config.silver.max_files_per_trigger)
+        .load(Lake(config.lake.dir).bronze_events)
+    )
+    trigger = {"availableNow": True} if available_now else {"processingTime": f"{config.silver.trigger_seconds} seconds"}
+    return (
+        source_df.writeStream
+        .queryName(QUERY_NAME)
+        .foreachBatch(SilverWriter(config, paths, on_batch))
+        .option("checkpointLocation", paths.checkpoint)
+        .trigger(**trigger)
+        .start()
+    )
