@@ -14,3 +14,9 @@ def parse_iso_timestamp(text: Column) -> Column:
     """
     looks_iso = (F.length(text) >= 10) & (F.substring(text, 5, 1) == "-") & (F.substring(text, 8, 1) == "-")
     return F.when(looks_iso, text.try_cast(TimestampType()))
+
+
+def parse_iso_timestamp_sql(text: str) -> str:
+    """:func:`parse_iso_timestamp` as Spark SQL text, for an SQL expression ``text``."""
+    return (f"CASE WHEN length({text}) >= 10 AND substring({text}, 5, 1) = '-' AND substring({text}, 8, 1) = '-' "
+            f"THEN try_cast({text} AS TIMESTAMP) END")

@@ -17,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.columns import parse_iso_timestamp
 from lakehouse.naming import table_name
 from silver import schema
-from silver.flatten import SECTION_COLUMNS, leaf
+from silver.flatten import SECTION_COLUMNS, leaf_sql, literal
 from silver.layout import CONTEXT, FIXED_TABLES, KINDS, TYPE_TABLES
 
 Path = tuple[str, ...]
@@ -75,40 +75,38 @@ def scope_of(table: str, section: str) -> str:
     return GLOBAL if section == CONTEXT else table
 
 
-def group_filter(type_: str, event_texts: Sequence[str] | None = None) -> Column:
-    """Rows of a call type (and, for an event table, of its event names)."""
-    condition = F.col("type") == type_
+def group_filter(type_: str, event_texts: Sequence[str] | None = None) -> str:
+    """SQL selecting the rows of a call type (and, for an event table, of its event names)."""
+    condition = f"type = {literal(type_)}"
     if event_texts is not None:
-        condition = condition & F.col("event_text").isin(*sorted(event_texts))
+        condition += " AND event_text IN (" + ", ".join(literal(t) for t in sorted(event_texts)) + ")"
     return condition
 
 
-def inspect_df(parsed_df: DataFrame, targets: Sequence[tuple[int, Column, str, Path]]) -> DataFrame:
+def inspect_df(parsed_df: DataFrame, targets: Sequence[tuple[int, str, str, Path]]) -> DataFrame:
     """Per inspected path: the kinds of its values and whether every string is an ISO timestamp.
 
     Args:
         parsed_df: The parsed batch.
-        targets: ``(id, row filter, section, path)``; rows that pass the filter contribute.
+        targets: ``(id, row filter SQL, section, path)``; rows that pass the filter contribute.
 
     Returns:
         One row per id that had a non-null value: ``id``, ``kinds`` (array of kind names),
         ``all_iso`` (true when every string value parses as an ISO-8601 timestamp).
     """
-    by_filter: dict[str, list] = {}
-    filters: dict[str, Column] = {}
+    by_filter: dict[str, list[str]] = {}
     for target_id, condition, section, path in targets:
-        key = str(condition)
-        filters[key] = condition
-        by_filter.setdefault(key, []).append(
-            F.struct(F.lit(target_id).alias("id"), leaf(F.col(SECTION_COLUMNS[section]), path).alias("v")))
+        by_filter.setdefault(condition, []).append(
+            f"named_struct('id', {int(target_id)}, 'v', {leaf_sql(SECTION_COLUMNS[section], path)})")
     # Each row builds only the entries of the filters it passes (a CASE per filter).
-    arrays = [F.when(filters[key], F.array(*entries)).otherwise(F.array()) for key, entries in by_filter.items()]
+    arrays = [f"CASE WHEN {condition} THEN array({', '.join(entries)}) ELSE array() END"
+              for condition, entries in by_filter.items()]
     entry = F.col("entry")
     kind = F.schema_of_variant(entry["v"])
     text = F.try_variant_get(entry["v"], "$", "string")
     return (
         parsed_df
-        .select(F.explode(F.concat(*arrays)).alias("entry"))
+        .selectExpr(f"explode(concat({', '.join(arrays)})) AS entry")
         .filter(entry["v"].isNotNull() & ~F.is_variant_null(entry["v"]))
         .groupBy(entry["id"].alias("id"))
         .agg(F.collect_set(F.when(kind.startswith("OBJECT"), F.lit("OBJECT"))

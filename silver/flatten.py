@@ -15,7 +15,7 @@ from typing import Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse.columns import parse_iso_timestamp
+from lakehouse.columns import parse_iso_timestamp_sql
 from silver.layout import (CONTEXT, OVERFLOW, PROPERTIES, RESCUED, TRAITS, TableLayout,
                            builtin_columns, json_path_text)
 from silver.schema import BIGINT, BOOLEAN, DOUBLE, STRING, TIMESTAMP
@@ -80,50 +80,65 @@ def _object(v: Column, key: str) -> Column:
     return F.when(F.try_variant_get(section, "$", "struct<>").isNotNull(), section)
 
 
-def leaf(section: Column, path: Sequence[str]) -> Column:
-    """The VARIANT at ``path`` under ``section`` (NULL when absent).
+def quote(name: str) -> str:
+    """A Spark SQL identifier, quoted: any name is safe, nothing is pasted as code."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def literal(text: str) -> str:
+    """A Spark SQL string literal for any text (backslash escapes are on by default)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def leaf_sql(section: str, path: Sequence[str]) -> str:
+    """SQL for the VARIANT at ``path`` under the ``section`` column (NULL when absent).
 
     Keys go into a JSON path as ``['key']``; a key holding a quote or a backslash cannot be
     written there unambiguously, so that step reads the object as a map instead.
     """
-    expr, pending = section, "$"
+    expr, pending = quote(section), "$"
     for key in path:
         if "'" not in key and "\\" not in key:
             pending += f"['{key}']"
         else:
             if pending != "$":
-                expr = F.try_variant_get(expr, pending, "variant")
-            expr = F.element_at(F.try_variant_get(expr, "$", "map<string,variant>"), F.lit(key))
+                expr = f"try_variant_get({expr}, {literal(pending)}, 'variant')"
+            expr = f"try_element_at(try_variant_get({expr}, '$', 'map<string,variant>'), {literal(key)})"
             pending = "$"
-    return F.try_variant_get(expr, pending, "variant") if pending != "$" else expr
+    return f"try_variant_get({expr}, {literal(pending)}, 'variant')" if pending != "$" else expr
 
 
-def cast_leaf(value: Column, type_: str) -> Column:
-    """The VARIANT leaf cast to the column type (possibly lossy: ``typed_ok`` decides)."""
+def leaf(section: str, path: Sequence[str]) -> Column:
+    """:func:`leaf_sql` as a Column, for a section (``context``, ``properties``, ``traits``)."""
+    return F.expr(leaf_sql(SECTION_COLUMNS[section], path))
+
+
+def cast_sql(value: str, type_: str) -> str:
+    """SQL casting the VARIANT ``value`` to the column type (possibly lossy: ``ok_sql`` decides)."""
+    text = f"try_variant_get({value}, '$', 'string')"
     if type_ == STRING:
-        return F.try_variant_get(value, "$", "string")
+        return text
     if type_ == TIMESTAMP:
-        return F.when(F.schema_of_variant(value) == "STRING",
-                      parse_iso_timestamp(F.try_variant_get(value, "$", "string")))
-    return F.try_variant_get(value, "$", _SPARK_TYPES[type_])
+        return f"CASE WHEN schema_of_variant({value}) = 'STRING' THEN {parse_iso_timestamp_sql(text)} END"
+    return f"try_variant_get({value}, '$', '{_SPARK_TYPES[type_]}')"
 
 
-def typed_ok(cast: Column, text: Column, type_: str) -> Column:
-    """True when ``cast`` (the leaf cast to ``type_``) keeps the value whose JSON text is ``text``.
+def ok_sql(cast: str, text: str, type_: str) -> str:
+    """SQL: true when ``cast`` (the value cast to ``type_``) keeps the value whose text is ``text``.
 
     ``1.5`` -> bigint 1 is not kept, ``"abc"`` -> double NULL is not kept, ``5`` -> timestamp is
     not kept; ``"42"`` -> 42 is. Booleans widen to numbers (true = 1), as within-batch
     widening allows.
     """
-    is_bool_text = text.isin("true", "false")
+    is_bool = f"{text} IN ('true', 'false')"
     if type_ in (STRING, TIMESTAMP):
-        return cast.isNotNull()
+        return f"{cast} IS NOT NULL"
     if type_ == BIGINT:
-        return cast.isNotNull() & ((cast.cast("string") == text) | is_bool_text)
+        return f"{cast} IS NOT NULL AND (CAST({cast} AS STRING) = {text} OR {is_bool})"
     if type_ == DOUBLE:
-        return cast.isNotNull() & ((text.try_cast("double") == cast) | is_bool_text)
+        return f"{cast} IS NOT NULL AND (try_cast({text} AS DOUBLE) = {cast} OR {is_bool})"
     if type_ == BOOLEAN:
-        return cast.isNotNull() & is_bool_text
+        return f"{cast} IS NOT NULL AND {is_bool}"
     raise ValueError(f"unknown silver type {type_!r}")
 
 
@@ -132,8 +147,10 @@ _SPARK_TYPES = {STRING: "string", TIMESTAMP: "timestamp", BIGINT: "bigint", DOUB
 
 def with_event(parsed_df: DataFrame, event_tables: dict[str, str]) -> DataFrame:
     """Add ``event``: the table name of each track call's event (``{event text: table}``)."""
-    names = F.create_map(*[F.lit(x) for pair in sorted(event_tables.items()) for x in pair])
-    return parsed_df.withColumn("event", names[F.col("event_text")] if event_tables else F.lit(None).cast("string"))
+    if not event_tables:
+        return parsed_df.withColumn("event", F.lit(None).cast("string"))
+    pairs = ", ".join(f"{literal(k)}, {literal(v)}" for k, v in sorted(event_tables.items()))
+    return parsed_df.withColumn("event", F.expr(f"map({pairs})[event_text]"))
 
 
 def select_table(parsed_df: DataFrame, layout: TableLayout) -> DataFrame:
@@ -142,41 +159,43 @@ def select_table(parsed_df: DataFrame, layout: TableLayout) -> DataFrame:
     One row per event (the caller filters the events that belong to the table; for track
     tables ``with_event`` adds the ``event`` column first).
 
-    Built in steps that each name their results (leaf, then text and cast, then the checks), so
-    every leaf is navigated and cast once per row however many checks read it: one expression
-    tree per column would repeat them, and planning 200 such tables took minutes.
+    Built as SQL text in steps that each name their results (leaf, then text and cast, then
+    the check), so each leaf is navigated and cast once per row however many checks read it,
+    and a table costs four calls into Spark however wide it is (building Column objects for
+    200 tables took minutes of driver time).
     """
     builtins = [name for name, _ in builtin_columns(layout.kind)]
-    head = builtins[: builtins.index(RESCUED)] + ["received_date"]
-    typed_cols = [(i, c) for i, c in enumerate(layout.columns) if c.column != OVERFLOW]
-    overflow = [(i, c) for i, c in enumerate(layout.columns) if c.column == OVERFLOW]
-    leaves_df = parsed_df.select(
-        *head, *[leaf(F.col(SECTION_COLUMNS[c.section]), c.path).alias(f"_l{i}") for i, c in enumerate(layout.columns)])
-    cast_df = leaves_df.select(
-        *head, *[f"_l{i}" for i, _ in enumerate(layout.columns)],
-        *[F.try_variant_get(f"_l{i}", "$", "string").alias(f"_t{i}") for i, _ in typed_cols],
-        *[cast_leaf(F.col(f"_l{i}"), c.type).alias(f"_c{i}") for i, c in typed_cols])
-    failed = {i: F.coalesce(F.col(f"_l{i}").isNotNull() & ~F.is_variant_null(f"_l{i}")
-                            & ~typed_ok(F.col(f"_c{i}"), F.col(f"_t{i}"), c.type), F.lit(False))
-              for i, c in typed_cols}
-    checked_df = cast_df.select(
-        *head, *[f"_l{i}" for i, _ in enumerate(layout.columns)], *[f"_c{i}" for i, _ in typed_cols],
-        *[failed[i].alias(f"_f{i}") for i, _ in typed_cols])
-    rescued = _json_object([F.when(F.col(f"_f{i}"), F.col(f"_l{i}")).alias(c.column) for i, c in typed_cols])
-    overflowed = _json_object([F.col(f"_l{i}").alias(json_path_text(c.section, c.path)) for i, c in overflow])
-    return checked_df.select(
-        *builtins[: builtins.index(RESCUED)],
-        *[F.when(~F.col(f"_f{i}"), F.col(f"_c{i}")).cast(_SPARK_TYPES[c.type]).alias(c.column) for i, c in typed_cols],
-        rescued.alias(RESCUED), overflowed.alias(OVERFLOW), F.col("received_date"),
+    head = [quote(n) for n in builtins[: builtins.index(RESCUED)]] + ["received_date"]
+    columns = list(enumerate(layout.columns))
+    typed_cols = [(i, c) for i, c in columns if c.column != OVERFLOW]
+    overflow = [(i, c) for i, c in columns if c.column == OVERFLOW]
+    leaves = [f"_l{i}" for i, _ in columns]
+    leaves_df = parsed_df.selectExpr(
+        *head, *[f"{leaf_sql(SECTION_COLUMNS[c.section], c.path)} AS _l{i}" for i, c in columns])
+    cast_df = leaves_df.selectExpr(
+        *head, *leaves,
+        *[f"try_variant_get(_l{i}, '$', 'string') AS _t{i}" for i, _ in typed_cols],
+        *[f"{cast_sql(f'_l{i}', c.type)} AS _c{i}" for i, c in typed_cols])
+    checked_df = cast_df.selectExpr(
+        *head, *leaves, *[f"_c{i}" for i, _ in typed_cols],
+        *[f"coalesce(_l{i} IS NOT NULL AND NOT is_variant_null(_l{i}) AND NOT ({ok_sql(f'_c{i}', f'_t{i}', c.type)}),"
+          f" false) AS _f{i}" for i, c in typed_cols])
+    rescued = _json_object_sql([(c.column, f"CASE WHEN _f{i} THEN _l{i} END") for i, c in typed_cols])
+    overflowed = _json_object_sql([(json_path_text(c.section, c.path), f"_l{i}") for i, c in overflow])
+    return checked_df.selectExpr(
+        *head[:-1],
+        *[f"CAST(CASE WHEN NOT _f{i} THEN _c{i} END AS {_SPARK_TYPES[c.type]}) AS {quote(c.column)}"
+          for i, c in typed_cols],
+        f"{rescued} AS {RESCUED}", f"{overflowed} AS {OVERFLOW}", "received_date",
     )
 
 
-def _json_object(fields: list[Column]) -> Column:
-    """A JSON object text of the non-null fields, or NULL when there are none."""
+def _json_object_sql(fields: list[tuple[str, str]]) -> str:
+    """SQL: a JSON object text of the non-null fields, or NULL when there are none."""
     if not fields:
-        return F.lit(None).cast("string")
-    text = F.to_json(F.struct(*fields))
-    return F.when(text != "{}", text)
+        return "CAST(NULL AS STRING)"
+    text = "to_json(named_struct(" + ", ".join(f"{literal(name)}, {expr}" for name, expr in fields) + "))"
+    return f"nullif({text}, '{{}}')"
 
 
 def explode_discards(table_df: DataFrame, table: str, types: dict[str, str]) -> DataFrame:

@@ -34,9 +34,9 @@ from lakehouse.streaming import checkpoint_app_id
 from lakehouse.tables import Lake
 from silver import discover
 from silver.flatten import explode_discards, filter_duplicates, select_table, with_event, with_parsed
-from silver.layout import CONTEXT, TableLayout, layouts_from_rows, plan_columns
-from silver.schema import STRING
-from silver.tables import COLUMN_MAP_SCHEMA, DISCARDS_SCHEMA, INDEX_SCHEMA, METRICS_SCHEMA, SilverPaths
+from silver.layout import CONTEXT, RESCUED, TableLayout, layouts_from_rows, plan_columns
+from silver.tables import (COLUMN_MAP_SCHEMA, DISCARDS_SCHEMA, INDEX_SCHEMA, JOURNAL_SCHEMA, METRICS_SCHEMA,
+                           SilverPaths)
 
 log = logging.getLogger("lakehouse.silver")
 QUERY_NAME = "silver"
@@ -49,6 +49,7 @@ def ensure_tables(spark: SparkSession, paths: SilverPaths) -> None:
     delta.ensure_table(spark, paths.index, INDEX_SCHEMA, PARTITION_BY)
     delta.ensure_table(spark, paths.discards, DISCARDS_SCHEMA, PARTITION_BY)
     delta.ensure_table(spark, paths.metrics, METRICS_SCHEMA)
+    delta.ensure_table(spark, paths.journal, JOURNAL_SCHEMA)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class _Plan:
     """What one batch writes: per table, its layout and the rows' filter."""
 
     tables: dict[str, tuple[TableLayout, object]]  # table -> (layout, filter Column)
+    rows: dict[str, int]  # table -> rows in this batch
     event_tables: dict[str, str]  # event text -> table
     new_columns: list
 
@@ -83,7 +85,7 @@ class SilverWriter:
                               for c in layout.columns if c.section == CONTEXT}
 
     def __call__(self, bronze_df: DataFrame, batch_id: int) -> None:
-        started, begun = datetime.now(timezone.utc), time.monotonic()
+        begun = time.monotonic()
         spark = bronze_df.sparkSession
         if self.layouts is None:
             self._load_layouts(spark)
@@ -91,9 +93,12 @@ class SilverWriter:
         bounds = bronze_df.agg(F.min("received_date").alias("low"), F.max("received_date").alias("high")).first()
         if bounds["low"] is None:
             return
+        started, replay = self._begin(spark, txn)
+        this_batch = (F.col("silver_batch_id") == batch_id) & (F.col("loaded_at") == F.lit(started))
         seen_df = (delta.read_table(spark, self.paths.index)
                    .filter(F.col("received_date").between(
                        bounds["low"] - timedelta(days=self.silver.dedup_lookback_days), bounds["high"]))
+                   .filter(~this_batch)  # a replay must not drop its own first attempt's rows
                    .select("source_id", "message_id"))
         counts = Observation(f"silver_in_{batch_id}")
         unique = Observation(f"silver_unique_{batch_id}")
@@ -113,18 +118,44 @@ class SilverWriter:
                                for c in plan.new_columns]
                 delta.append(spark.createDataFrame(column_rows, COLUMN_MAP_SCHEMA), self.paths.column_map, txn=txn)
             parsed_done = time.monotonic()
-            frames = {table: select_table(with_event(parsed_df, plan.event_tables).filter(condition), layout)
-                      for table, (layout, condition) in plan.tables.items()}
-            delta.run_parallel([
-                functools.partial(delta.append, frame, self.paths.table(table), partition_by=PARTITION_BY,
-                                  txn=txn, merge_schema=True)
-                for table, frame in frames.items()
-            ], self.silver.write_parallelism)
+            rows_df = with_event(parsed_df, plan.event_tables)
+            frames: dict[str, DataFrame] = {}
+            with_discards: list[str] = []
+            timings: dict[str, tuple] = {}
+
+            def write(table: str) -> None:
+                # Built here, on the writer thread: planning a wide table takes ~0.2 s of driver
+                # time, and 200 of them in a row would hold every write back.
+                t0 = time.monotonic()
+                layout, condition = plan.tables[table]
+                rescued = Observation(f"silver_rescued_{batch_id}_{table}")
+                frame = select_table(rows_df.filter(F.expr(condition)), layout)
+                frames[table] = frame
+                path = self.paths.table(table)
+                if replay and delta.is_table(spark, path) and delta.read_table(spark, path).filter(this_batch).limit(1).count():
+                    with_discards.append(table)  # written by the first attempt; look for its discards again
+                    return
+                delta.append(frame.observe(rescued, F.count(RESCUED).alias("rows")).coalesce(_files_for(plan.rows[table])),
+                             path, partition_by=PARTITION_BY, merge_schema=True)
+                # Counted during the write: a second pass to look for rescued values cost as much
+                # as the write itself (each table's plan is compiled anew).
+                if rescued.get["rows"]:
+                    with_discards.append(table)
+                timings[table] = (time.monotonic() - t0,)
+
+            delta.run_parallel([functools.partial(write, table) for table in sorted(plan.tables, key=plan.rows.get, reverse=True)],
+                               self.silver.write_parallelism)
             tables_done = time.monotonic()
-            discards_df = _discards(frames, plan)
-            if discards_df is not None:
+            log.debug("silver batch %d: table writes took %.1fs in all; slowest: %s", batch_id,
+                      sum(t[0] for t in timings.values()), sorted(timings.items(), key=lambda kv: -kv[1][0])[:3])
+            if with_discards:
+                discards_df = functools.reduce(DataFrame.unionByName, [
+                    explode_discards(frames[t], t, {c.column: c.type for c in plan.tables[t][0].columns})
+                    for t in sorted(with_discards)])
                 delta.append(discards_df, self.paths.discards, partition_by=PARTITION_BY, txn=txn)
-            index_df = parsed_df.select("source_id", F.col("id").alias("message_id"), "received_date", "silver_batch_id")
+            discards_done = time.monotonic()
+            index_df = parsed_df.select("source_id", F.col("id").alias("message_id"), "received_date",
+                                        "silver_batch_id", "loaded_at")
             delta.append(index_df, self.paths.index, partition_by=PARTITION_BY, txn=txn)
         finally:
             parsed_df.unpersist()
@@ -132,14 +163,33 @@ class SilverWriter:
             "batch_id": batch_id, "started_at": started, "duration_s": time.monotonic() - begun,
             "rows_in": rows_in, "duplicates_in_batch": rows_in - unique_rows,
             "duplicates_seen_before": unique_rows - new_rows, "rows_out": new_rows,
-            "tables_written": len(frames), "new_columns": len(plan.new_columns),
+            "tables_written": len(plan.tables), "new_columns": len(plan.new_columns),
         }
         delta.append(spark.createDataFrame([row], METRICS_SCHEMA), self.paths.metrics, txn=txn)
         log.info("silver batch %d: %d rows in, %d duplicates, %d events to %d tables (%d new columns) in %.1fs "
-                 "(parse+plan %.1fs, tables %.1fs)", batch_id, rows_in, rows_in - new_rows, new_rows, len(frames),
-                 len(plan.new_columns), row["duration_s"], parsed_done - begun, tables_done - parsed_done)
+                 "(parse+plan %.1fs, tables %.1fs, discards %.1fs)", batch_id, rows_in, rows_in - new_rows, new_rows,
+                 len(frames), len(plan.new_columns), row["duration_s"], parsed_done - begun,
+                 tables_done - parsed_done, discards_done - tables_done)
         if self.on_batch:
             self.on_batch(row)
+
+    def _begin(self, spark: SparkSession, txn: tuple[str, int]) -> tuple[datetime, bool]:
+        """Record the start of batch ``txn`` in the journal, or find its first attempt.
+
+        Returns:
+            ``(loaded_at, replay)``: the batch's load time (the first attempt's, on a replay, so
+            the rows are the same) and whether an earlier attempt may have written some tables.
+        """
+        app_id, batch_id = txn
+        found = (delta.read_table(spark, self.paths.journal)
+                 .filter((F.col("app_id") == app_id) & (F.col("batch_id") == batch_id)).collect())
+        if found:
+            log.info("silver batch %d: replaying an interrupted attempt from %s", batch_id, found[0]["loaded_at"])
+            return found[0]["loaded_at"], True
+        now = datetime.now(timezone.utc)
+        row = {"app_id": app_id, "batch_id": batch_id, "loaded_at": now}
+        delta.append(spark.createDataFrame([row], JOURNAL_SCHEMA), self.paths.journal, txn=txn)
+        return now, False
 
     def _plan(self, parsed_df: DataFrame, batch_id: int) -> _Plan:
         """Decide the batch's tables and name/type its new paths (updates ``self.layouts``)."""
@@ -147,8 +197,10 @@ class SilverWriter:
         event_tables = {g.event_text: discover.event_table(g.event_text) for g in groups if g.type == "track"}
         # table -> (kind, {(section, path): [kinds]}, [(type, event texts)])
         seen: dict[str, tuple[str, dict, dict]] = {}
+        rows: dict[str, int] = {}
         for group in groups:
             for table, kind in discover.tables_of(group):
+                rows[table] = rows.get(table, 0) + group.rows
                 _, kinds, types = seen.setdefault(table, (kind, {}, {}))
                 texts = types.setdefault(group.type, set())
                 if kind == "event":
@@ -170,7 +222,7 @@ class SilverWriter:
                 scope = discover.scope_of(table, section)
                 key = (scope, section, path)
                 if any(discover.needs_values(k) for k in observed):
-                    targets.setdefault(key, (condition if scope != discover.GLOBAL else F.lit(True)))
+                    targets.setdefault(key, condition if scope != discover.GLOBAL else "true")
                 else:
                     previous = [resolved[key]] if key in resolved else []
                     resolved[key] = discover.resolve_type(observed, None) if not previous else \
@@ -202,7 +254,7 @@ class SilverWriter:
                     self.context_types.setdefault(column.path, column.type)
             new_columns.extend(added)
             tables[table] = (layout, _rows_of(types, kind))
-        return _Plan(tables, event_tables, new_columns)
+        return _Plan(tables, rows, event_tables, new_columns)
 
 
 def _rows_of(types: dict[str, set], kind: str):
@@ -211,17 +263,13 @@ def _rows_of(types: dict[str, set], kind: str):
     return discover.group_filter(type_, texts if kind == "event" else None)
 
 
-def _discards(frames: dict[str, DataFrame], plan: _Plan) -> DataFrame | None:
-    """Audit rows of every rescued value, for the tables that have a column that can reject one."""
-    parts = []
-    for table, frame in frames.items():
-        layout = plan.tables[table][0]
-        types = {c.column: c.type for c in layout.columns}
-        if any(t != STRING for t in types.values()):
-            parts.append(explode_discards(frame, table, types))
-    if not parts:
-        return None
-    return functools.reduce(DataFrame.unionByName, parts)
+def _files_for(rows: int, rows_per_file: int = 250_000) -> int:
+    """Output files (and write tasks) for a table's share of a batch: one per 250k rows.
+
+    Without it every table of every batch is written by every partition of the batch: 200
+    tables x 8 partitions = 1,600 tiny files and tasks per batch.
+    """
+    return max(1, -(-rows // rows_per_file))
 
 
 def start_silver(spark: SparkSession, config: Config, *, available_now: bool = False,

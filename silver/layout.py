@@ -48,7 +48,7 @@ TYPE_TABLES = {"track": "tracks", "page": "pages", "screen": "screens", "identif
                "group": "groups", "alias": "aliases"}
 # Tables that are not one per event; an event named like one of them gets a ``_`` prefix.
 FIXED_TABLES = frozenset(TYPE_TABLES.values()) | {"users", "identity_map", "discards", "_column_map",
-                                                  "_message_ids", "_metrics"}
+                                                  "_message_ids", "_batches"}
 _SECTION_PREFIX = {CONTEXT: "context_", PROPERTIES: "", TRAITS: ""}
 # A property or trait named like a built-in column is kept under this prefix.
 _BUILTIN_PREFIX = {PROPERTIES: "property_", TRAITS: "trait_", CONTEXT: "context_"}

@@ -30,8 +30,10 @@ DISCARDS_SCHEMA = _schema(
 # One row per message silver has written: the dedup look-up.
 INDEX_SCHEMA = _schema(
     ("source_id", StringType()), ("message_id", StringType()), ("received_date", DateType()),
-    ("silver_batch_id", LongType()),
+    ("silver_batch_id", LongType()), ("loaded_at", TimestampType()),
 )
+# One row per batch started: a restarted batch finds its first attempt's load time here.
+JOURNAL_SCHEMA = _schema(("app_id", StringType()), ("batch_id", LongType()), ("loaded_at", TimestampType()))
 METRICS_SCHEMA = _schema(
     ("batch_id", LongType()), ("started_at", TimestampType()), ("duration_s", DoubleType()),
     ("rows_in", LongType()), ("duplicates_in_batch", LongType()), ("duplicates_seen_before", LongType()),
@@ -63,6 +65,10 @@ class SilverPaths:
     @property
     def discards(self) -> str:
         return self.lake.silver("discards")
+
+    @property
+    def journal(self) -> str:
+        return self.lake.silver("_batches")
 
     @property
     def metrics(self) -> str:
