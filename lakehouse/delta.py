@@ -77,3 +77,15 @@ def run_parallel(writes: Sequence[Callable[[], None]], parallelism: int) -> None
     errors = [f.exception() for f in futures if f.exception() is not None]
     if errors:
         raise errors[0]
+
+
+def remove_tree(spark: SparkSession, path: str) -> bool:
+    """Delete ``path`` and everything under it on whatever file system it is (local, s3a://).
+
+    For rebuilds (``--full-refresh``): the tables under it stop existing, no history is kept.
+    Returns whether anything was there.
+    """
+    jvm = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return bool(fs.delete(hadoop_path, True))

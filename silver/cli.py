@@ -14,13 +14,15 @@ def register(commands) -> None:
                     "until SIGTERM/Ctrl-C, or with --available-now processes what bronze holds and stops.")
     parser.add_argument("--available-now", action="store_true", help="process what bronze holds now, then stop")
     parser.add_argument("--trigger-seconds", type=int, default=None, help="override silver.trigger_seconds")
+    parser.add_argument("--full-refresh", action="store_true",
+                        help="delete every silver table and the silver checkpoint first, then rebuild from all of bronze")
     parser.set_defaults(func=cmd_silver)
 
 
 def cmd_silver(args: argparse.Namespace, ctx) -> int:
     from lakehouse.config import with_values
     from lakehouse.streaming import run_until_stopped
-    from silver.job import start_silver
+    from silver.job import full_refresh, start_silver
 
     config = ctx.config
     if args.trigger_seconds is not None:
@@ -34,6 +36,8 @@ def cmd_silver(args: argparse.Namespace, ctx) -> int:
         print(f"silver batch {row['batch_id']}: {row['rows_out']:,} events to {row['tables_written']} tables, "
               f"{row['new_columns']} new columns, in {row['duration_s']:.1f}s", file=sys.stderr, flush=True)
 
+    if args.full_refresh:
+        full_refresh(ctx.spark(), config)
     run_until_stopped(start_silver(ctx.spark(), config, available_now=args.available_now, on_batch=progress))
     print(f"silver: {totals['batches']} batch(es), {totals['rows_out']:,} events, {totals['duplicates']:,} duplicates dropped")
     return 0

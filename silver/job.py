@@ -272,6 +272,18 @@ def _files_for(rows: int, rows_per_file: int = 250_000) -> int:
     return max(1, -(-rows // rows_per_file))
 
 
+def full_refresh(spark: SparkSession, config: Config) -> None:
+    """Forget silver: delete every silver table, silver's metrics and its checkpoint.
+
+    The next run rebuilds silver from all of bronze and reproduces the same content (names come
+    from the same rules in the same order, dedup keeps the same first row).
+    """
+    paths = SilverPaths.from_config(config)
+    for path in (paths.lake.silver(""), paths.metrics, paths.checkpoint):
+        if delta.remove_tree(spark, path):
+            log.info("full refresh: removed %s", path)
+
+
 def start_silver(spark: SparkSession, config: Config, *, available_now: bool = False,
                  on_batch: Callable[[dict], None] | None = None) -> StreamingQuery:
     """Start the silver stream over ``bronze.events`` and return the running query.

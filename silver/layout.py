@@ -130,7 +130,8 @@ def plan_columns(layout: TableLayout, discovered: Mapping[tuple[str, tuple[str, 
     candidates = []
     for section, path in new:
         wanted = naming.column_name(path, prefix=_SECTION_PREFIX[section])
-        if wanted in builtins:
+        plain = _SECTION_PREFIX[section] + "_".join(naming.snake(k) for k in path)
+        if wanted in builtins or plain in builtins:  # ("timestamp" is also a reserved word)
             wanted = naming.column_name(path, prefix=_BUILTIN_PREFIX[section])
         spelling = _SECTION_PREFIX[section] + "_".join(path)
         candidates.append(((section, path), wanted, spelling))

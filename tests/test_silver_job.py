@@ -1,0 +1,155 @@
+"""The silver job end to end: real Delta tables, a real stream over bronze."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+import lakehouse.delta
+from bronze.ingest import start_ingest
+from lakehouse import delta
+from lakehouse.streaming import run_until_stopped
+from lakehouse.synthetic.writer import GenerateSpec, generate
+from lakehouse.tables import Lake
+from silver.job import full_refresh, start_silver
+from tests.silver_helpers import T0, bronze_df, message
+
+pytestmark = pytest.mark.integration
+VOLATILE = ("loaded_at", "silver_batch_id")  # differ between runs by design
+
+
+def land(spark, config, messages, **kwargs):
+    delta.append(bronze_df(spark, messages, **kwargs), Lake(config.lake.dir).bronze_events,
+                 partition_by=("received_date",))
+
+
+def run_silver(spark, config):
+    run_until_stopped(start_silver(spark, config, available_now=True))
+
+
+def table(spark, config, name):
+    return delta.read_table(spark, Lake(config.lake.dir).silver(name))
+
+
+def first_batch():
+    return [
+        message("track", "t1", event="Order Completed", properties={"price": 10, "flag": True, "userId": "p1",
+                                                                     "user_id": "p2", "Price": 1}),
+        message("track", "t2", event="Order Completed", properties={"price": 2.5, "flag": 3}),
+        message("track", "t3", event="Signed Up", properties={"plan": "pro", "event": "kept"}),
+        message("page", "p1", name="Home", properties={"path": "/", "referrer": None}),
+        message("identify", "i1", user_id="u1", anonymous_id="a1", traits={"email": "a@x", "age": 30}),
+        message("group", "g1", groupId="acme", traits={"size": 5}),
+        message("alias", "al1", user_id="u2", previousId="a9"),
+        message("screen", "s1", name="Cart", properties={"items": [1, 2]}),
+    ]
+
+
+def test_silver_tables_evolve_rescue_and_dedup_across_batches(spark, lake_config):
+    land(spark, lake_config, first_batch())
+    run_silver(spark, lake_config)
+    order = table(spark, lake_config, "order_completed")
+    # Widened within the batch: 10 and 2.5 -> double; true and 3 -> bigint.
+    assert dict(order.dtypes)["price"] == "double" and dict(order.dtypes)["flag"] == "bigint"
+    assert sorted(order.select("id", "price", "flag").collect()) == [("t1", 10.0, 1), ("t2", 2.5, 3)]
+    signed = table(spark, lake_config, "signed_up").first()
+    assert signed["property_event"] == "kept" and signed["event"] == "signed_up" and signed["event_text"] == "Signed Up"
+    columns = set(order.columns)
+    assert {"user_id", "price"} <= columns  # the built-in user_id and the property "price"
+    assert len([c for c in columns if c.startswith("property_user_id")]) == 2  # userId and user_id, both kept
+    assert len([c for c in columns if c.startswith("price_")]) == 1  # "Price"
+    assert table(spark, lake_config, "tracks").count() == 3
+    assert table(spark, lake_config, "pages").first()["name"] == "Home"
+    assert table(spark, lake_config, "screens").first()["items"] == "[1,2]"
+    assert table(spark, lake_config, "groups").first()["group_id"] == "acme"
+    assert table(spark, lake_config, "aliases").first()["previous_id"] == "a9"
+    identify = table(spark, lake_config, "identifies").first()
+    assert (identify["email"], identify["age"]) == ("a@x", 30)
+
+    # Second batch: a resent message, a new property, a value that does not fit its column.
+    later = T0 + timedelta(hours=1)
+    land(spark, lake_config, [
+        message("track", "t1", event="Order Completed", properties={"price": 10}),  # duplicate of t1
+        message("track", "t4", event="Order Completed", properties={"price": "free", "coupon": "X1"}),
+    ], received=later)
+    run_silver(spark, lake_config)
+    order = table(spark, lake_config, "order_completed")
+    assert order.count() == 3
+    t4 = order.filter("id = 't4'").first()
+    assert t4["price"] is None and t4["coupon"] == "X1" and t4["_rescued"] == '{"price":"free"}'
+    discards = table(spark, lake_config, "discards").select("table", "row_id", "column", "value")
+    assert [tuple(r) for r in discards.collect()] == [("order_completed", "t4", "price", '"free"')]
+    metrics = delta.read_table(spark, Lake(lake_config.lake.dir).metrics("silver")).orderBy("batch_id").collect()
+    assert [(m["rows_in"], m["duplicates_seen_before"], m["rows_out"]) for m in metrics] == [(8, 0, 8), (2, 1, 1)]
+    column_map = table(spark, lake_config, "_column_map")
+    assert column_map.filter("`table` = 'order_completed' AND json_path = '$.properties.coupon'").count() == 1
+
+
+def snapshot(spark, config, names):
+    return {name: table(spark, config, name).drop(*VOLATILE) for name in names}
+
+
+def test_full_refresh_and_a_crash_replay_converge_to_the_same_tables(spark, lake_config, monkeypatch):
+    land(spark, lake_config, first_batch())
+    run_silver(spark, lake_config)
+    land(spark, lake_config, [message("track", "t9", event="Signed Up", properties={"plan": 7})],
+         received=T0 + timedelta(hours=1))
+    run_silver(spark, lake_config)
+    names = ["tracks", "order_completed", "signed_up", "pages", "identifies", "discards", "_column_map"]
+    before = {n: df.collect() for n, df in snapshot(spark, lake_config, names).items()}
+
+    full_refresh(spark, lake_config)
+    assert not delta.is_table(spark, Lake(lake_config.lake.dir).silver("tracks"))
+    # Crash the rebuild in the middle of its table writes, then run again.
+    real_append, calls = lakehouse.delta.append, []
+
+    def failing_append(df, path, **kwargs):
+        calls.append(path)
+        if path.endswith("/signed_up") and len([c for c in calls if c.endswith("/signed_up")]) == 1:
+            raise RuntimeError("injected crash")
+        return real_append(df, path, **kwargs)
+
+    monkeypatch.setattr(lakehouse.delta, "append", failing_append)
+    with pytest.raises(Exception, match="injected crash"):
+        run_silver(spark, lake_config)
+    run_silver(spark, lake_config)
+    after = snapshot(spark, lake_config, names)
+    for name in names:
+        expected = spark.createDataFrame(before[name], after[name].schema)
+        assert_df_equality(after[name], expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_running_stream_picks_up_new_properties_without_a_restart(spark, lake_config):
+    land(spark, lake_config, [message("track", "r1", event="Played", properties={"song": "a"})])
+    query = start_silver(spark, lake_config)
+    try:
+        query.processAllAvailable()
+        land(spark, lake_config, [message("track", "r2", event="Played", properties={"song": "b", "volume": 7})],
+             received=T0 + timedelta(minutes=5))
+        query.processAllAvailable()
+    finally:
+        query.stop()
+    played = table(spark, lake_config, "played")
+    assert sorted((r["id"], r["volume"]) for r in played.collect()) == [("r1", None), ("r2", 7)]
+
+
+def test_generated_clickstream_through_bronze_and_silver_accounts_for_every_event(spark, lake_config):
+    generate(lake_config.landing.dir, GenerateSpec(events=400, events_per_file=200, seed=5, trouble_rate=0.05))
+    run_until_stopped(start_ingest(spark, lake_config, available_now=True))
+    run_silver(spark, lake_config)
+    lake = Lake(lake_config.lake.dir)
+    bronze = delta.read_table(spark, lake.bronze_events)
+    unique = bronze.select("source_id", "message_id").distinct().count()
+    by_type = {t: table(spark, lake_config, name).count() for t, name in
+               [("track", "tracks"), ("page", "pages"), ("screen", "screens"), ("identify", "identifies"),
+                ("group", "groups"), ("alias", "aliases")] if delta.is_table(spark, lake.silver(name))}
+    assert sum(by_type.values()) == unique
+    event_tables = table(spark, lake_config, "_column_map").filter("kind = 'event'").select("table").distinct().collect()
+    assert sum(table(spark, lake_config, r["table"]).count() for r in event_tables) <= by_type["track"]
+    tracks_by_event = {r["event"]: r["count"] for r in table(spark, lake_config, "tracks").groupBy("event").count().collect()}
+    for name, count in tracks_by_event.items():
+        if delta.is_table(spark, lake.silver(name)):
+            assert table(spark, lake_config, name).count() == count, name
