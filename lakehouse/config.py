@@ -98,7 +98,7 @@ class SilverConfig:
     # How far back (days of received_at) a message id is looked up to drop a resent duplicate.
     dedup_lookback_days: int = 7
     # Tables written at once; their commits overlap instead of queueing one after another.
-    write_parallelism: int = 8
+    write_parallelism: int = 4
     checkpoint_dir: str = ""  # default: <lake>/_checkpoints/silver
 
 

@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 import lakehouse.delta
 from bronze.ingest import start_ingest
 from lakehouse import delta
+from lakehouse.config import with_values
 from lakehouse.streaming import run_until_stopped
 from lakehouse.synthetic.writer import GenerateSpec, generate
 from lakehouse.tables import Lake
@@ -124,7 +125,7 @@ def test_full_refresh_and_a_crash_replay_converge_to_the_same_tables(spark, lake
 
 def test_a_running_stream_picks_up_new_properties_without_a_restart(spark, lake_config):
     land(spark, lake_config, [message("track", "r1", event="Played", properties={"song": "a"})])
-    query = start_silver(spark, lake_config)
+    query = start_silver(spark, with_values(lake_config, silver={"trigger_seconds": 1}))
     try:
         query.processAllAvailable()
         land(spark, lake_config, [message("track", "r2", event="Played", properties={"song": "b", "volume": 7})],
