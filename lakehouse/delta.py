@@ -89,3 +89,41 @@ def remove_tree(spark: SparkSession, path: str) -> bool:
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
     fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     return bool(fs.delete(hadoop_path, True))
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def ensure_columns(spark: SparkSession, path: str, columns: Sequence[tuple[str, str]],
+                   partition_by: Sequence[str] = ()) -> None:
+    """Create the table with ``columns`` (``(name, SQL type)``) or add the ones it lacks.
+
+    For tables written by MERGE, where new columns are added explicitly (a MERGE with explicit
+    assignments does not add them by itself). Names are quoted, never pasted.
+    """
+    if not is_table(spark, path):
+        builder = DeltaTable.createIfNotExists(spark).location(path)
+        for name, type_ in columns:
+            builder = builder.addColumn(name, type_)
+        if partition_by:
+            builder = builder.partitionedBy(*partition_by)
+        builder.execute()
+        return
+    existing = set(read_table(spark, path).columns)
+    missing = [(n, t) for n, t in columns if n not in existing]
+    if missing:
+        added = ", ".join(f"{_quote(n)} {t}" for n, t in missing)
+        spark.sql(f"ALTER TABLE delta.{_quote(path)} ADD COLUMNS ({added})")
+
+
+def merge(df: DataFrame, path: str, condition: str, update: dict[str, str], insert: dict[str, str]) -> None:
+    """``MERGE INTO <path> t USING df s ON condition``: update matched rows, insert the others.
+
+    ``update`` and ``insert`` map target columns (quoted) to SQL over ``t`` and ``s``.
+    """
+    (DeltaTable.forPath(df.sparkSession, path).alias("t")
+     .merge(df.alias("s"), condition)
+     .whenMatchedUpdate(set=update)
+     .whenNotMatchedInsert(values=insert)
+     .execute())

@@ -153,11 +153,12 @@ def with_event(parsed_df: DataFrame, event_tables: dict[str, str]) -> DataFrame:
     return parsed_df.withColumn("event", F.expr(f"map({pairs})[event_text]"))
 
 
-def select_table(parsed_df: DataFrame, layout: TableLayout) -> DataFrame:
+def select_table(parsed_df: DataFrame, layout: TableLayout, *, presence: bool = False) -> DataFrame:
     """The rows of ``parsed_df`` in ``layout``'s columns: built-ins, flattened, then the trailer.
 
     One row per event (the caller filters the events that belong to the table; for track
-    tables ``with_event`` adds the ``event`` column first).
+    tables ``with_event`` adds the ``event`` column first). With ``presence``, each flattened
+    column ``c`` also gets ``_present_c``: the key was in the message, even as an explicit null.
 
     Built as SQL text in steps that each name their results (leaf, then text and cast, then
     the check), so each leaf is navigated and cast once per row however many checks read it,
@@ -187,6 +188,7 @@ def select_table(parsed_df: DataFrame, layout: TableLayout) -> DataFrame:
         *[f"CAST(CASE WHEN NOT _f{i} THEN _c{i} END AS {_SPARK_TYPES[c.type]}) AS {quote(c.column)}"
           for i, c in typed_cols],
         f"{rescued} AS {RESCUED}", f"{overflowed} AS {OVERFLOW}", "received_date",
+        *([f"_l{i} IS NOT NULL AS {quote('_present_' + c.column)}" for i, c in typed_cols] if presence else []),
     )
 
 

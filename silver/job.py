@@ -32,14 +32,15 @@ from lakehouse import delta
 from lakehouse.config import Config
 from lakehouse.streaming import checkpoint_app_id
 from lakehouse.tables import Lake
-from silver import discover
+from silver import discover, users
 from silver.flatten import explode_discards, filter_duplicates, select_table, with_event, with_parsed
 from silver.layout import CONTEXT, RESCUED, TableLayout, layouts_from_rows, plan_columns
-from silver.tables import (COLUMN_MAP_SCHEMA, DISCARDS_SCHEMA, INDEX_SCHEMA, JOURNAL_SCHEMA, METRICS_SCHEMA,
-                           SilverPaths)
+from silver.tables import (COLUMN_MAP_SCHEMA, DISCARDS_SCHEMA, IDENTITY_MAP_SCHEMA, INDEX_SCHEMA, JOURNAL_SCHEMA,
+                           METRICS_SCHEMA, SilverPaths)
 
 log = logging.getLogger("lakehouse.silver")
 QUERY_NAME = "silver"
+_INSPECT_SLICE = 250  # paths per inspection aggregation
 PARTITION_BY = ("received_date",)
 
 
@@ -50,6 +51,7 @@ def ensure_tables(spark: SparkSession, paths: SilverPaths) -> None:
     delta.ensure_table(spark, paths.discards, DISCARDS_SCHEMA, PARTITION_BY)
     delta.ensure_table(spark, paths.metrics, METRICS_SCHEMA)
     delta.ensure_table(spark, paths.journal, JOURNAL_SCHEMA)
+    delta.ensure_table(spark, paths.table("identity_map"), IDENTITY_MAP_SCHEMA)
 
 
 @dataclass
@@ -154,6 +156,7 @@ class SilverWriter:
                     for t in sorted(with_discards)])
                 delta.append(discards_df, self.paths.discards, partition_by=PARTITION_BY, txn=txn)
             discards_done = time.monotonic()
+            self._merge_people(spark, parsed_df, rows_df, plan, started)
             index_df = parsed_df.select("source_id", F.col("id").alias("message_id"), "received_date",
                                         "silver_batch_id", "loaded_at")
             delta.append(index_df, self.paths.index, partition_by=PARTITION_BY, txn=txn)
@@ -172,6 +175,29 @@ class SilverWriter:
                  tables_done - parsed_done, discards_done - tables_done)
         if self.on_batch:
             self.on_batch(row)
+
+    def _merge_people(self, spark: SparkSession, parsed_df: DataFrame, rows_df: DataFrame, plan: _Plan,
+                      loaded_at: datetime) -> None:
+        """Merge the batch's identify calls into ``users`` and id pairs into ``identity_map``.
+
+        Both merges are idempotent (a replayed batch merges the same values to the same result).
+        """
+        if "identifies" in plan.tables:
+            layout, condition = plan.tables["identifies"]
+            columns = [("source_id", "string"), ("id", "string"), ("updated_at", "timestamp"),
+                       ("loaded_at", "timestamp")] + users.trait_columns(layout)
+            delta.ensure_columns(spark, self.paths.table("users"), columns)
+            updates_df = users.latest_traits(rows_df.filter(F.expr(condition)), layout).withColumn(
+                "loaded_at", F.lit(loaded_at).cast("timestamp"))
+            update, insert = users.user_merge_sets(layout)
+            delta.merge(updates_df, self.paths.table("users"), "t.source_id = s.source_id AND t.id = s.user_id",
+                        update, insert)
+        if plan.tables.keys() & {"identifies", "aliases"}:
+            delta.merge(users.identity_pairs(parsed_df), self.paths.table("identity_map"),
+                        "t.source_id = s.source_id AND t.anonymous_id = s.anonymous_id AND t.user_id = s.user_id",
+                        {"first_seen_at": "least(t.first_seen_at, s.first_seen_at)",
+                         "last_seen_at": "greatest(t.last_seen_at, s.last_seen_at)"},
+                        {c: f"s.{c}" for c in IDENTITY_MAP_SCHEMA.names})
 
     def _begin(self, spark: SparkSession, txn: tuple[str, int]) -> tuple[datetime, bool]:
         """Record the start of batch ``txn`` in the journal, or find its first attempt.
@@ -229,7 +255,11 @@ class SilverWriter:
                         discover.schema.widen(previous + [discover.resolve_type(observed, None)])
         if targets:
             ids = {key: i for i, key in enumerate(sorted(targets, key=repr))}
-            stats = discover.inspect_df(parsed_df, [(ids[k], targets[k], k[1], k[2]) for k in ids]).collect()
+            listed = [(ids[k], targets[k], k[1], k[2]) for k in ids]
+            # In slices: one aggregation over thousands of paths (a first batch) generates Java
+            # code too large to compile, and Spark falls back to slow interpreted code.
+            stats = [row for start in range(0, len(listed), _INSPECT_SLICE)
+                     for row in discover.inspect_df(parsed_df, listed[start:start + _INSPECT_SLICE]).collect()]
             by_id = {row["id"]: row for row in stats}
             for key, i in ids.items():
                 row = by_id.get(i)

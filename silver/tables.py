@@ -34,6 +34,11 @@ INDEX_SCHEMA = _schema(
 )
 # One row per batch started: a restarted batch finds its first attempt's load time here.
 JOURNAL_SCHEMA = _schema(("app_id", StringType()), ("batch_id", LongType()), ("loaded_at", TimestampType()))
+# One row per (tenant, anonymous id, user id) seen together in an identify or alias call.
+IDENTITY_MAP_SCHEMA = _schema(
+    ("source_id", StringType()), ("anonymous_id", StringType()), ("user_id", StringType()),
+    ("first_seen_at", TimestampType()), ("last_seen_at", TimestampType()), ("via", StringType()),
+)
 METRICS_SCHEMA = _schema(
     ("batch_id", LongType()), ("started_at", TimestampType()), ("duration_s", DoubleType()),
     ("rows_in", LongType()), ("duplicates_in_batch", LongType()), ("duplicates_seen_before", LongType()),

@@ -154,3 +154,28 @@ def test_generated_clickstream_through_bronze_and_silver_accounts_for_every_even
     for name, count in tracks_by_event.items():
         if delta.is_table(spark, lake.silver(name)):
             assert table(spark, lake_config, name).count() == count, name
+
+
+def test_users_keep_the_latest_value_of_each_trait_and_an_explicit_null_clears_it(spark, lake_config):
+    minute = timedelta(minutes=1)
+    land(spark, lake_config, [
+        message("identify", "i1", user_id="u1", anonymous_id="a1", traits={"email": "a@x", "plan": "free", "age": 30}),
+        message("identify", "i2", user_id="u1", at=T0 + minute, traits={"plan": "pro"}),
+        message("identify", "i3", user_id="u2", traits={"email": "b@x"}),
+        message("alias", "al1", user_id="u2", previousId="a9"),
+        message("track", "t1", user_id="u1", event="Viewed"),
+    ])
+    run_silver(spark, lake_config)
+    land(spark, lake_config, [
+        message("identify", "i4", user_id="u1", at=T0 + 60 * minute, traits={"age": None}),
+        message("identify", "i5", user_id="u1", at=T0 - 60 * minute, traits={"plan": "trial", "city": "Oslo"}),
+    ], received=T0 + 61 * minute)
+    run_silver(spark, lake_config)
+    users_df = table(spark, lake_config, "users").select("id", "email", "plan", "age", "city")
+    expected = spark.createDataFrame(
+        [("u1", "a@x", "pro", None, "Oslo"), ("u2", "b@x", None, None, None)],
+        "id string, email string, plan string, age bigint, city string")
+    # The late identify (an hour before the profile's last update) fills city but does not undo plan.
+    assert_df_equality(users_df, expected, ignore_row_order=True, ignore_nullable=True)
+    pairs = table(spark, lake_config, "identity_map").select("anonymous_id", "user_id", "via")
+    assert sorted(tuple(r) for r in pairs.collect()) == [("a1", "u1", "identify"), ("a9", "u2", "alias")]

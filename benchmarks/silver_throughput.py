@@ -1,6 +1,6 @@
 """Silver throughput against bronze's on the same events, same run.
 
-    .venv/bin/python benchmarks/silver.py --events 1000000
+    .venv/bin/python benchmarks/silver_throughput.py --events 1000000
 
 1. Generates N realistic events (~1 KB each, 200 event names, 2% trouble, properties that first
    appear part-way through the day) into a landing folder.
