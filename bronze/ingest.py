@@ -27,7 +27,7 @@ from bronze.envelope import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, explode_records, 
 from bronze.metrics import METRICS_SCHEMA, batch_metrics
 from lakehouse import delta
 from lakehouse.config import Config
-from lakehouse.streaming import checkpoint_app_id
+from lakehouse.streaming import checkpoint_app_id, start_foreach_batch
 from lakehouse.tables import Lake
 
 log = logging.getLogger("lakehouse.bronze")
@@ -186,12 +186,6 @@ def start_ingest(spark: SparkSession, config: Config, *, available_now: bool = F
         if config.landing.archive_dir:
             reader = reader.option("sourceArchiveDir", config.landing.archive_dir)
     lines_df = reader.load(paths.landing).select("value", F.col("_metadata.file_path").alias("source_file"))
-    trigger = {"availableNow": True} if available_now else {"processingTime": f"{config.bronze.trigger_seconds} seconds"}
-    return (
-        lines_df.writeStream
-        .queryName(QUERY_NAME)
-        .foreachBatch(BatchWriter(config, paths, on_batch))
-        .option("checkpointLocation", paths.checkpoint)
-        .trigger(**trigger)
-        .start()
-    )
+    return start_foreach_batch(lines_df, name=QUERY_NAME, writer=BatchWriter(config, paths, on_batch),
+                               checkpoint=paths.checkpoint, trigger_seconds=config.bronze.trigger_seconds,
+                               available_now=available_now)

@@ -8,7 +8,9 @@ import signal
 import threading
 import time
 
-from pyspark.sql import SparkSession
+from typing import Callable
+
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 log = logging.getLogger("lakehouse.streaming")
@@ -23,6 +25,24 @@ def checkpoint_app_id(spark: SparkSession, checkpoint: str, prefix: str) -> str:
     """
     text = spark.read.text(f"{checkpoint}/metadata").first()["value"]
     return f"{prefix}-{json.loads(text)['id']}"
+
+
+def start_foreach_batch(source_df: DataFrame, *, name: str, writer: Callable[[DataFrame, int], None],
+                        checkpoint: str, trigger_seconds: int, available_now: bool) -> StreamingQuery:
+    """Start ``source_df`` into ``writer`` (a ``foreachBatch`` function) and return the query.
+
+    ``available_now`` processes what is there, then stops (a scheduled run); otherwise a
+    processing-time trigger every ``trigger_seconds``. Both share the checkpoint.
+    """
+    trigger = {"availableNow": True} if available_now else {"processingTime": f"{trigger_seconds} seconds"}
+    return (
+        source_df.writeStream
+        .queryName(name)
+        .foreachBatch(writer)
+        .option("checkpointLocation", checkpoint)
+        .trigger(**trigger)
+        .start()
+    )
 
 
 def run_until_stopped(query: StreamingQuery, *, grace_seconds: float = 60.0) -> None:

@@ -30,7 +30,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse import delta
 from lakehouse.config import Config
-from lakehouse.streaming import checkpoint_app_id
+from lakehouse.streaming import checkpoint_app_id, start_foreach_batch
 from lakehouse.tables import Lake
 from silver import discover, users
 from silver.flatten import explode_discards, filter_duplicates, select_table, with_event, with_parsed
@@ -332,12 +332,6 @@ def start_silver(spark: SparkSession, config: Config, *, available_now: bool = F
         .option("maxFilesPerTrigger", config.silver.max_files_per_trigger)
         .load(Lake(config.lake.dir).bronze_events)
     )
-    trigger = {"availableNow": True} if available_now else {"processingTime": f"{config.silver.trigger_seconds} seconds"}
-    return (
-        source_df.writeStream
-        .queryName(QUERY_NAME)
-        .foreachBatch(SilverWriter(config, paths, on_batch))
-        .option("checkpointLocation", paths.checkpoint)
-        .trigger(**trigger)
-        .start()
-    )
+    return start_foreach_batch(source_df, name=QUERY_NAME, writer=SilverWriter(config, paths, on_batch),
+                               checkpoint=paths.checkpoint, trigger_seconds=config.silver.trigger_seconds,
+                               available_now=available_now)
