@@ -55,11 +55,15 @@ class IngestPaths:
         )
 
 
-def ensure_tables(spark: SparkSession, paths: IngestPaths) -> None:
-    """Create the bronze tables (empty) so readers find them before the first event lands."""
+def ensure_tables(spark: SparkSession, paths: IngestPaths, catalog: str = "") -> None:
+    """Create the bronze tables (empty) so readers find them before the first event lands, and
+    register them in ``catalog`` when one is configured."""
     delta.ensure_table(spark, paths.events, BRONZE_SCHEMA, PARTITION_BY)
     delta.ensure_table(spark, paths.quarantine, QUARANTINE_SCHEMA, PARTITION_BY)
     delta.ensure_table(spark, paths.metrics, METRICS_SCHEMA)
+    for name, path in (("bronze_events", paths.events), ("bronze_quarantine", paths.quarantine),
+                       ("metrics_bronze_ingest", paths.metrics)):
+        delta.register(spark, catalog, name, path)
 
 
 class BatchWriter:
@@ -175,7 +179,7 @@ def start_ingest(spark: SparkSession, config: Config, *, available_now: bool = F
         on_batch: Called with each batch's metrics row after it committed (progress display).
     """
     paths = IngestPaths.from_config(config)
-    ensure_tables(spark, paths)
+    ensure_tables(spark, paths, config.lake.catalog)
     reader = (
         spark.readStream.format("text")
         .option("maxFilesPerTrigger", config.bronze.max_files_per_trigger)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -37,6 +38,9 @@ class LakeConfig:
     """Where the tables live: a local folder or an ``s3a://`` URI."""
 
     dir: str = "./lake"
+    # A Spark catalog schema (``lakehouse``, ``glue.analytics``) to register every table in as
+    # ``<layer>_<table>`` (external, at its path); empty: tables are reached by path only.
+    catalog: str = ""
 
 
 @dataclass(frozen=True)
@@ -249,6 +253,8 @@ def validate(config: Config) -> None:
     checks = [
         (config.lake.dir.strip() != "", "lake.dir", "must not be empty; set LAKEHOUSE_LAKE_DIR"),
         (config.landing.dir.strip() != "", "landing.dir", "must not be empty; set LAKEHOUSE_LANDING_DIR"),
+        (re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)?", config.lake.catalog) is not None,
+         "lake.catalog", "must be empty or a schema name such as lakehouse or glue.analytics"),
         (config.landing.clean_source in ("off", "archive", "delete"), "landing.clean_source",
          "must be off, archive or delete"),
         (config.landing.clean_source != "archive" or config.landing.archive_dir, "landing.archive_dir",

@@ -127,3 +127,17 @@ def merge(df: DataFrame, path: str, condition: str, update: dict[str, str], inse
      .whenMatchedUpdate(set=update)
      .whenNotMatchedInsert(values=insert)
      .execute())
+
+
+def register(spark: SparkSession, schema: str, name: str, path: str) -> None:
+    """Register the Delta table at ``path`` as ``<schema>.<name>`` (external) unless it is there.
+
+    No-op when ``schema`` is empty. The table stays where it is; the catalog entry only points
+    at it, so path readers and catalog readers see the same table.
+    """
+    if not schema:
+        return
+    qualified = ".".join(_quote(part) for part in schema.split("."))
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {qualified}")
+    location = path.replace("\\", "\\\\").replace("'", "\\'")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified}.{_quote(name)} USING DELTA LOCATION '{location}'")

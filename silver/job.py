@@ -44,14 +44,19 @@ _INSPECT_SLICE = 250  # paths per inspection aggregation
 PARTITION_BY = ("received_date",)
 
 
-def ensure_tables(spark: SparkSession, paths: SilverPaths) -> None:
-    """Create the bookkeeping tables (empty) so that readers and the first batch find them."""
-    delta.ensure_table(spark, paths.column_map, COLUMN_MAP_SCHEMA)
-    delta.ensure_table(spark, paths.index, INDEX_SCHEMA, PARTITION_BY)
-    delta.ensure_table(spark, paths.discards, DISCARDS_SCHEMA, PARTITION_BY)
+def ensure_tables(spark: SparkSession, paths: SilverPaths, catalog: str = "") -> None:
+    """Create the bookkeeping tables (empty) so that readers and the first batch find them, and
+    register them in ``catalog`` when one is configured."""
+    tables = [("_column_map", paths.column_map, COLUMN_MAP_SCHEMA, ()),
+              ("_message_ids", paths.index, INDEX_SCHEMA, PARTITION_BY),
+              ("discards", paths.discards, DISCARDS_SCHEMA, PARTITION_BY),
+              ("_batches", paths.journal, JOURNAL_SCHEMA, ()),
+              ("identity_map", paths.table("identity_map"), IDENTITY_MAP_SCHEMA, ())]
+    for name, path, schema, partition_by in tables:
+        delta.ensure_table(spark, path, schema, partition_by)
+        delta.register(spark, catalog, "silver_" + name.lstrip("_"), path)
     delta.ensure_table(spark, paths.metrics, METRICS_SCHEMA)
-    delta.ensure_table(spark, paths.journal, JOURNAL_SCHEMA)
-    delta.ensure_table(spark, paths.table("identity_map"), IDENTITY_MAP_SCHEMA)
+    delta.register(spark, catalog, "metrics_silver", paths.metrics)
 
 
 @dataclass
@@ -69,6 +74,7 @@ class SilverWriter:
 
     def __init__(self, config: Config, paths: SilverPaths, on_batch: Callable[[dict], None] | None = None):
         self.silver = config.silver
+        self.catalog = config.lake.catalog
         self.paths = paths
         self.on_batch = on_batch
         self._app_id: str | None = None
@@ -145,9 +151,12 @@ class SilverWriter:
                     with_discards.append(table)
                 timings[table] = (time.monotonic() - t0,)
 
+            new_tables = [t for t in plan.tables if not delta.is_table(spark, self.paths.table(t))]
             delta.run_parallel([functools.partial(write, table) for table in sorted(plan.tables, key=plan.rows.get, reverse=True)],
                                self.silver.write_parallelism)
             tables_done = time.monotonic()
+            for table in new_tables:
+                delta.register(spark, self.catalog, f"silver_{table}", self.paths.table(table))
             log.debug("silver batch %d: table writes took %.1fs in all; slowest: %s", batch_id,
                       sum(t[0] for t in timings.values()), sorted(timings.items(), key=lambda kv: -kv[1][0])[:3])
             if with_discards:
@@ -187,6 +196,7 @@ class SilverWriter:
             columns = [("source_id", "string"), ("id", "string"), ("updated_at", "timestamp"),
                        ("loaded_at", "timestamp")] + users.trait_columns(layout)
             delta.ensure_columns(spark, self.paths.table("users"), columns)
+            delta.register(spark, self.catalog, "silver_users", self.paths.table("users"))
             updates_df = users.latest_traits(rows_df.filter(F.expr(condition)), layout).withColumn(
                 "loaded_at", F.lit(loaded_at).cast("timestamp"))
             update, insert = users.user_merge_sets(layout)
@@ -326,7 +336,7 @@ def start_silver(spark: SparkSession, config: Config, *, available_now: bool = F
         on_batch: Called with each batch's metrics row after it committed.
     """
     paths = SilverPaths.from_config(config)
-    ensure_tables(spark, paths)
+    ensure_tables(spark, paths, config.lake.catalog)
     source_df = (
         spark.readStream.format("delta")
         .option("maxFilesPerTrigger", config.silver.max_files_per_trigger)

@@ -77,3 +77,11 @@ def test_readme_documents_every_key_and_its_variable():
             assert "| `spark.conf` | (file only) |" in readme
         else:
             assert f"| `{key}` | `{env}` |" in readme, key
+
+
+def test_a_catalog_schema_must_be_a_plain_name():
+    from lakehouse.errors import ConfigError
+
+    assert load_config(env={"LAKEHOUSE_LAKE_CATALOG": "glue.analytics"}).lake.catalog == "glue.analytics"
+    with pytest.raises(ConfigError, match="LAKEHOUSE_LAKE_CATALOG"):
+        load_config(env={"LAKEHOUSE_LAKE_CATALOG": "x; drop table users"})

@@ -9,7 +9,8 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 import lakehouse.delta
-from bronze.ingest import start_ingest
+from bronze.ingest import IngestPaths, start_ingest
+from bronze.ingest import ensure_tables as ensure_bronze_tables
 from lakehouse import delta
 from lakehouse.config import with_values
 from lakehouse.streaming import run_until_stopped
@@ -179,3 +180,14 @@ def test_users_keep_the_latest_value_of_each_trait_and_an_explicit_null_clears_i
     assert_df_equality(users_df, expected, ignore_row_order=True, ignore_nullable=True)
     pairs = table(spark, lake_config, "identity_map").select("anonymous_id", "user_id", "via")
     assert sorted(tuple(r) for r in pairs.collect()) == [("a1", "u1", "identify"), ("a9", "u2", "alias")]
+
+
+def test_tables_are_registered_in_the_configured_catalog_schema(spark, lake_config):
+    config = with_values(lake_config, lake={"catalog": "lakehouse_test"})
+    land(spark, config, [message("track", "c1", event="Order Completed", properties={"price": 1})])
+    ensure_bronze_tables(spark, IngestPaths.from_config(config), config.lake.catalog)
+    run_silver(spark, config)
+    assert spark.table("lakehouse_test.silver_order_completed").select("id").collect()[0]["id"] == "c1"
+    assert spark.table("lakehouse_test.bronze_events").count() == 1
+    names = {t.name for t in spark.catalog.listTables("lakehouse_test")}
+    assert {"silver_tracks", "silver_column_map", "silver_discards", "metrics_silver"} <= names
