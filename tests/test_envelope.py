@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
-from pyspark.sql.types import IntegerType, StringType, StructField, StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from bronze.envelope import (BRONZE_SCHEMA, Reason, explode_records, select_events, select_quarantine,
                              with_envelope)

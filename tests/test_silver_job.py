@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from chispa import assert_df_equality
-from pyspark.sql import functions as F
 
 import lakehouse.delta
 from bronze.ingest import IngestPaths, start_ingest
