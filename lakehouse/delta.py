@@ -14,6 +14,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+from lakehouse.sqltext import literal, quote
+
 
 def ensure_table(spark: SparkSession, path: str, schema: StructType, partition_by: Sequence[str] = ()) -> None:
     """Create an empty Delta table at ``path`` with ``schema`` unless one is already there."""
@@ -91,10 +93,6 @@ def remove_tree(spark: SparkSession, path: str) -> bool:
     return bool(fs.delete(hadoop_path, True))
 
 
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 def ensure_columns(spark: SparkSession, path: str, columns: Sequence[tuple[str, str]],
                    partition_by: Sequence[str] = ()) -> None:
     """Create the table with ``columns`` (``(name, SQL type)``) or add the ones it lacks.
@@ -113,8 +111,8 @@ def ensure_columns(spark: SparkSession, path: str, columns: Sequence[tuple[str, 
     existing = set(read_table(spark, path).columns)
     missing = [(n, t) for n, t in columns if n not in existing]
     if missing:
-        added = ", ".join(f"{_quote(n)} {t}" for n, t in missing)
-        spark.sql(f"ALTER TABLE delta.{_quote(path)} ADD COLUMNS ({added})")
+        added = ", ".join(f"{quote(n)} {t}" for n, t in missing)
+        spark.sql(f"ALTER TABLE delta.{quote(path)} ADD COLUMNS ({added})")
 
 
 def merge(df: DataFrame, path: str, condition: str, update: dict[str, str], insert: dict[str, str]) -> None:
@@ -137,7 +135,6 @@ def register(spark: SparkSession, schema: str, name: str, path: str) -> None:
     """
     if not schema:
         return
-    qualified = ".".join(_quote(part) for part in schema.split("."))
+    qualified = ".".join(quote(part) for part in schema.split("."))
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {qualified}")
-    location = path.replace("\\", "\\\\").replace("'", "\\'")
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified}.{_quote(name)} USING DELTA LOCATION '{location}'")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified}.{quote(name)} USING DELTA LOCATION {literal(path)}")

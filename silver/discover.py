@@ -22,8 +22,9 @@ from pyspark.sql import functions as F
 
 from lakehouse.columns import parse_iso_timestamp
 from lakehouse.naming import table_name
+from lakehouse.sqltext import literal
 from silver import schema
-from silver.flatten import SECTION_COLUMNS, leaf_sql, literal
+from silver.flatten import SECTION_COLUMNS, leaf_sql
 from silver.layout import CONTEXT, FIXED_TABLES, KINDS, TYPE_TABLES
 
 Path = tuple[str, ...]

@@ -16,6 +16,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakehouse.columns import parse_iso_timestamp_sql
+from lakehouse.sqltext import literal, quote
 from silver.layout import (CONTEXT, OVERFLOW, PROPERTIES, RESCUED, TRAITS, TableLayout,
                            builtin_columns, json_path_text)
 from silver.schema import BIGINT, BOOLEAN, DOUBLE, STRING, TIMESTAMP
@@ -78,16 +79,6 @@ def _object(v: Column, key: str) -> Column:
     """
     section = F.try_variant_get(v, f"$.{key}", "variant")
     return F.when(F.try_variant_get(section, "$", "struct<>").isNotNull(), section)
-
-
-def quote(name: str) -> str:
-    """A Spark SQL identifier, quoted: any name is safe, nothing is pasted as code."""
-    return "`" + name.replace("`", "``") + "`"
-
-
-def literal(text: str) -> str:
-    """A Spark SQL string literal for any text (backslash escapes are on by default)."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def leaf_sql(section: str, path: Sequence[str]) -> str:

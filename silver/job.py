@@ -99,7 +99,9 @@ class SilverWriter:
         if self.layouts is None:
             self._load_layouts(spark)
         txn = (self.app_id(spark), batch_id)
-        bounds = bronze_df.agg(F.min("received_date").alias("low"), F.max("received_date").alias("high")).first()
+        # One action gives the look-back bounds and the batch's row count.
+        bounds = bronze_df.agg(F.min("received_date").alias("low"), F.max("received_date").alias("high"),
+                               F.count(F.lit(1)).alias("rows")).first()
         if bounds["low"] is None:
             return
         started, replay = self._begin(spark, txn)
@@ -109,10 +111,9 @@ class SilverWriter:
                        bounds["low"] - timedelta(days=self.silver.dedup_lookback_days), bounds["high"]))
                    .filter(~this_batch)  # a replay must not drop its own first attempt's rows
                    .select("source_id", "message_id"))
-        counts = Observation(f"silver_in_{batch_id}")
         unique = Observation(f"silver_unique_{batch_id}")
         new_df = (
-            bronze_df.observe(counts, F.count(F.lit(1)).alias("rows"))
+            bronze_df
             .transform(filter_duplicates)
             .observe(unique, F.count(F.lit(1)).alias("rows"))
             .join(seen_df, on=["source_id", "message_id"], how="left_anti")
@@ -129,7 +130,7 @@ class SilverWriter:
                 new_rows = parsed_df.count()
             finally:
                 spark.conf.set(_CACHE_BLOCK_CONF, previous_block)
-            rows_in, unique_rows = counts.get["rows"], unique.get["rows"]
+            rows_in, unique_rows = bounds["rows"], unique.get["rows"]
             plan = self._plan(parsed_df, batch_id)
             if plan.new_columns:
                 column_rows = [c.as_row(self.layouts[c.table].kind, self.layouts[c.table].columns.index(c), batch_id)
@@ -139,7 +140,7 @@ class SilverWriter:
             rows_df = with_event(parsed_df, plan.event_tables)
             frames: dict[str, DataFrame] = {}
             with_discards: list[str] = []
-            timings: dict[str, tuple] = {}
+            seconds: dict[str, float] = {}
 
             def write(table: str) -> None:
                 # Built here, on the writer thread: planning a wide table takes ~0.2 s of driver
@@ -159,16 +160,17 @@ class SilverWriter:
                 # as the write itself (each table's plan is compiled anew).
                 if rescued.get["rows"]:
                     with_discards.append(table)
-                timings[table] = (time.monotonic() - t0,)
+                seconds[table] = time.monotonic() - t0
 
-            new_tables = [t for t in plan.tables if not delta.is_table(spark, self.paths.table(t))]
+            # Only with a catalog: 200 existence checks a batch are not free.
+            new_tables = [t for t in plan.tables if not delta.is_table(spark, self.paths.table(t))] if self.catalog else []
             delta.run_parallel([functools.partial(write, table) for table in sorted(plan.tables, key=plan.rows.get, reverse=True)],
                                self.silver.write_parallelism)
             tables_done = time.monotonic()
             for table in new_tables:
                 delta.register(spark, self.catalog, f"silver_{table}", self.paths.table(table))
             log.debug("silver batch %d: table writes took %.1fs in all; slowest: %s", batch_id,
-                      sum(t[0] for t in timings.values()), sorted(timings.items(), key=lambda kv: -kv[1][0])[:3])
+                      sum(seconds.values()), sorted(seconds.items(), key=lambda kv: -kv[1])[:3])
             if with_discards:
                 discards_df = functools.reduce(DataFrame.unionByName, [
                     explode_discards(frames[t], t, {c.column: c.type for c in plan.tables[t][0].columns})
@@ -190,7 +192,7 @@ class SilverWriter:
         delta.append(spark.createDataFrame([row], METRICS_SCHEMA), self.paths.metrics, txn=txn)
         log.info("silver batch %d: %d rows in, %d duplicates, %d events to %d tables (%d new columns) in %.1fs "
                  "(parse+plan %.1fs, tables %.1fs, discards %.1fs)", batch_id, rows_in, rows_in - new_rows, new_rows,
-                 len(frames), len(plan.new_columns), row["duration_s"], parsed_done - begun,
+                 len(plan.tables), len(plan.new_columns), row["duration_s"], parsed_done - begun,
                  tables_done - parsed_done, discards_done - tables_done)
         if self.on_batch:
             self.on_batch(row)
@@ -269,10 +271,8 @@ class SilverWriter:
                 key = (scope, section, path)
                 if any(discover.needs_values(k) for k in observed):
                     targets.setdefault(key, condition if scope != discover.GLOBAL else "true")
-                else:
-                    previous = [resolved[key]] if key in resolved else []
-                    resolved[key] = discover.resolve_type(observed, None) if not previous else \
-                        discover.schema.widen(previous + [discover.resolve_type(observed, None)])
+                else:  # the same context path in several tables: widen across them
+                    resolved[key] = discover.schema.widen([resolved.get(key), discover.resolve_type(observed, None)])
         if targets:
             ids = {key: i for i, key in enumerate(sorted(targets, key=repr))}
             listed = [(ids[k], targets[k], k[1], k[2]) for k in ids]

@@ -8,7 +8,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from silver.flatten import quote, select_table
+from lakehouse.sqltext import quote
+from silver.flatten import select_table
 from silver.layout import OVERFLOW, TRAITS, TableLayout
 
 USER_KEYS = ("source_id", "user_id")
