@@ -33,6 +33,10 @@ from lakehouse.tables import Lake
 log = logging.getLogger("lakehouse.bronze")
 QUERY_NAME = "bronze_ingest"
 PARTITION_BY = ("received_date",)
+# Statistics on the columns readers filter by; none on raw text.
+EVENTS_PROPERTIES = delta.stats_columns("message_id", "type", "event", "user_id", "anonymous_id", "source_id",
+                                        "timestamp", "received_at", "batch_id")
+QUARANTINE_PROPERTIES = delta.stats_columns("reason", "message_id", "type", "source_id", "received_at", "batch_id")
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,8 @@ class IngestPaths:
 def ensure_tables(spark: SparkSession, paths: IngestPaths, catalog: str = "") -> None:
     """Create the bronze tables (empty) so readers find them before the first event lands, and
     register them in ``catalog`` when one is configured."""
-    delta.ensure_table(spark, paths.events, BRONZE_SCHEMA, PARTITION_BY)
-    delta.ensure_table(spark, paths.quarantine, QUARANTINE_SCHEMA, PARTITION_BY)
+    delta.ensure_table(spark, paths.events, BRONZE_SCHEMA, PARTITION_BY, EVENTS_PROPERTIES)
+    delta.ensure_table(spark, paths.quarantine, QUARANTINE_SCHEMA, PARTITION_BY, QUARANTINE_PROPERTIES)
     delta.ensure_table(spark, paths.metrics, METRICS_SCHEMA)
     for name, path in (("bronze_events", paths.events), ("bronze_quarantine", paths.quarantine),
                        ("metrics_bronze_ingest", paths.metrics)):

