@@ -15,3 +15,7 @@ class SetupError(LakehouseError):
 
 class DataError(LakehouseError):
     """Input data cannot be processed as asked; the message names the file, table or column."""
+
+
+class ExportError(LakehouseError):
+    """A warehouse load failed and was rolled back; the message names the table and the cause."""

@@ -26,3 +26,24 @@ def lake_config(tmp_path):
 
     return load_config(env={"LAKEHOUSE_LAKE_DIR": str(tmp_path / "lake"),
                             "LAKEHOUSE_LANDING_DIR": str(tmp_path / "landing")})
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server (Debian's package) for the whole run."""
+    from tests.servers import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's S3 API over HTTP, with dummy credentials in the environment."""
+    from tests.servers import s3_server
+
+    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_DEFAULT_REGION", "us-east-1")):
+        os.environ.setdefault(key, value)
+    with s3_server() as endpoint:
+        yield endpoint

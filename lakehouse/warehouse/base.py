@@ -1,0 +1,236 @@
+"""The warehouse interface and the one load procedure every adapter shares.
+
+An adapter (DuckDB, PostgreSQL, Redshift) supplies a DB-API connection and the way staged Parquet
+files reach a staging table (``copy_into``); :meth:`Warehouse.load` does the rest in one
+transaction: ledger check, create/evolve the target, COPY into staging, delete + insert, ledger
+row. A load already in the ledger is a no-op, so a retried or replayed export never doubles a row.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from lakehouse.errors import ExportError
+from lakehouse.warehouse import sql as q
+from lakehouse.warehouse.sql import Target
+
+log = logging.getLogger("lakehouse.warehouse")
+
+MERGE, REPLACE = "merge", "replace"
+
+
+@dataclass(frozen=True)
+class Load:
+    """One table's changes, staged as Parquet files, for one target.
+
+    Attributes:
+        target: Schema and table in the warehouse.
+        lake_table: The lake table the rows come from (for the ledger).
+        columns: ``(name, logical type)`` of the staged files, in file order.
+        files: Local Parquet files holding the rows (may be empty: the range had no rows).
+        from_version, to_version: The Delta versions of ``lake_table`` the rows cover; the
+            ledger key together with ``target``.
+        mode: ``merge`` (delete rows with the same ``keys``, insert) or ``replace`` (delete all
+            rows, insert: for models rebuilt as a whole).
+        keys: Merge keys.
+        sort_key, dist_key: Redshift table layout for a new table.
+    """
+
+    target: Target
+    lake_table: str
+    columns: tuple[tuple[str, str], ...]
+    files: tuple[str, ...]
+    from_version: int
+    to_version: int
+    mode: str = MERGE
+    keys: tuple[str, ...] = ()
+    sort_key: tuple[str, ...] = ()
+    dist_key: str | None = None
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def __post_init__(self):
+        if self.mode not in (MERGE, REPLACE):
+            raise ValueError(f"load mode must be merge or replace, not {self.mode!r}")
+        if self.mode == MERGE and not self.keys:
+            raise ValueError(f"a merge load of {self.target.table} needs keys")
+        missing = [k for k in self.keys if k not in dict(self.columns)]
+        if missing:
+            raise ValueError(f"merge keys {missing} are not columns of {self.target.table}")
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    target: Target
+    rows: int
+    skipped: bool  # the ledger already held this load
+    columns_added: tuple[str, ...] = ()
+    columns_widened: tuple[str, ...] = ()
+
+
+class Warehouse(ABC):
+    """A warehouse connection that loads staged Parquet files exactly once."""
+
+    dialect: str = ""
+
+    def __init__(self):
+        self._connection = None
+
+    # -- what an adapter supplies ------------------------------------------------------------
+    @abstractmethod
+    def _connect(self):
+        """A new DB-API connection with autocommit off."""
+
+    @abstractmethod
+    def copy_into(self, cursor, staging: str, columns: Sequence[tuple[str, str]], files: Sequence[str]) -> None:
+        """Fill the (empty) ``staging`` table from the Parquet ``files``."""
+
+    def _begin(self, cursor) -> None:
+        """Start the load's transaction (DB-API drivers open one implicitly)."""
+
+    def _cursor(self):
+        """A cursor on :attr:`connection` (same session, same transaction)."""
+        return self.connection.cursor()
+
+    def _release(self, cursor) -> None:
+        cursor.close()
+
+    def _rollback(self) -> None:
+        try:
+            self.connection.rollback()
+        except Exception as exc:  # nothing open to roll back; the original error matters
+            log.debug("rollback: %s", exc)
+
+    def _describe_failure(self, error: Exception) -> str:
+        """Extra detail for a failed load (Redshift: its load-error rows)."""
+        return ""
+
+    def redacted_url(self) -> str:
+        return self.dialect
+
+    # -- shared -----------------------------------------------------------------------------
+    @property
+    def connection(self):
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def __enter__(self) -> "Warehouse":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def query(self, statement: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        """Run one read-only statement and return its rows (then end the transaction)."""
+        cursor = self._cursor()
+        try:
+            cursor.execute(statement, params) if params else cursor.execute(statement)
+            rows = [tuple(row) for row in cursor.fetchall()]
+            self.connection.commit()
+            return rows
+        except Exception:
+            self._rollback()
+            raise
+        finally:
+            self._release(cursor)
+
+    def columns(self, target: Target) -> list[tuple[str, str]]:
+        """``(name, logical type)`` of an existing table (empty when it does not exist)."""
+        rows = self.query(q.table_columns(target, self.dialect))
+        return [(name, q.logical_type(reported) or reported) for name, reported in rows]
+
+    def last_version(self, schema: str, table_name: str) -> int | None:
+        """The newest Delta version of ``table_name`` loaded into ``schema`` (None: never)."""
+        if not self.columns(q.ledger(schema)):
+            return None
+        rows = self.query(q.ledger_last_version(schema, table_name, self.dialect))
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+    def load(self, load: Load) -> LoadResult:
+        """Load one staged change set in a single transaction (see the module docstring).
+
+        Raises:
+            ExportError: the load failed and was rolled back; the message names the table and
+                the warehouse (never its password) and, for Redshift, the load-error rows.
+        """
+        cursor = self._cursor()
+        try:
+            self._begin(cursor)
+            result = self._load(cursor, load)
+            self.connection.commit()
+            return result
+        except Exception as exc:
+            self._rollback()
+            detail = self._describe_failure(exc)
+            raise ExportError(f"loading {load.target.schema}.{load.target.table} into {self.redacted_url()} failed "
+                              f"and was rolled back: {exc}{detail}") from exc
+        finally:
+            self._release(cursor)
+
+    def _load(self, cursor, load: Load) -> LoadResult:
+        d, target, ledger = self.dialect, load.target, q.ledger(load.target.schema)
+        cursor.execute(q.create_schema(target.schema, d))
+        cursor.execute(q.create_table(ledger, q.LEDGER_COLUMNS, d))
+        lock = q.lock(ledger, d)
+        if lock:
+            cursor.execute(lock)
+        cursor.execute(q.ledger_lookup(target.schema, target.table, load.from_version, load.to_version, d))
+        if cursor.fetchall():
+            log.info("%s.%s versions %d-%d: already loaded, nothing to do", target.schema, target.table,
+                     load.from_version, load.to_version)
+            return LoadResult(target, 0, skipped=True)
+        added, widened = self._evolve(cursor, load)
+        rows = 0
+        if load.files:
+            staging = f"stage_{uuid.uuid4().hex[:12]}"
+            cursor.execute(q.create_staging(staging, load.columns, d))
+            self.copy_into(cursor, staging, load.columns, load.files)
+            cursor.execute(f"SELECT COUNT(*) FROM {q.ident(staging).sql(d)}")
+            rows = int(cursor.fetchall()[0][0])
+            if load.mode == REPLACE:
+                cursor.execute(q.delete_all(target, d))
+            elif rows:
+                cursor.execute(q.delete_matching(target, staging, load.keys, d))
+            cursor.execute(q.insert_from(target, staging, [c for c, _ in load.columns], d))
+            cursor.execute(q.drop_table(staging, d))
+        elif load.mode == REPLACE:
+            cursor.execute(q.delete_all(target, d))
+        cursor.execute(q.insert_values(ledger, {
+            "table_name": target.table, "lake_table": load.lake_table, "from_version": load.from_version,
+            "to_version": load.to_version, "rows_loaded": rows, "mode": load.mode, "run_id": load.run_id,
+            "loaded_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" "),
+        }, d))
+        log.info("%s.%s versions %d-%d: %d rows (%s)", target.schema, target.table, load.from_version,
+                 load.to_version, rows, load.mode)
+        return LoadResult(target, rows, skipped=False, columns_added=tuple(added), columns_widened=tuple(widened))
+
+    def _evolve(self, cursor, load: Load) -> tuple[list[str], list[str]]:
+        """Create the target, add the columns it lacks, widen the ones that narrowed."""
+        d, target = self.dialect, load.target
+        cursor.execute(q.table_columns(target, d))
+        existing = {name: q.logical_type(reported) or reported for name, reported in cursor.fetchall()}
+        if not existing:
+            cursor.execute(q.create_table(target, load.columns, d, sort_key=load.sort_key, dist_key=load.dist_key))
+            return [], []
+        added, widened = [], []
+        for name, type_ in load.columns:
+            if name not in existing:
+                cursor.execute(q.add_column(target, name, type_, d))
+                added.append(name)
+            elif existing[name] != type_ and q.widens(existing[name], type_):
+                for statement in q.widen_column(target, name, existing[name], type_, d):
+                    cursor.execute(statement)
+                widened.append(name)
+        if added or widened:
+            log.info("%s.%s: added columns %s, widened %s", target.schema, target.table, added, widened)
+        return added, widened
