@@ -71,7 +71,8 @@ def _register_core(commands) -> None:
                               description="Print the effective configuration (defaults, file, environment).")
     cfg.set_defaults(func=cmd_config)
 
-    demo = commands.add_parser("demo", help="generate events and run the pipeline on the embedded default",
+    demo = commands.add_parser("demo", help="generate events and run the pipeline on the embedded default "
+                                            "(bronze, silver, gold, export into the DuckDB warehouse)",
                                description="Generate a day of clickstream with trouble mixed in, ingest it "
                                            "into bronze and print what landed.")
     demo.add_argument("--events", type=int, default=50_000, help="number of events to generate (default 50000)")
@@ -149,10 +150,16 @@ def cmd_config(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
     from lakehouse.demo import print_bronze_summary
+    from lakehouse.warehouse import WarehouseURL
 
     run_command(["generate", "--events", str(args.events), "--seed", str(args.seed)], ctx)
     run_command(["ingest", "--available-now"], ctx)
+    run_command(["silver", "--available-now"], ctx)
+    run_command(["gold"], ctx)
+    run_command(["export"], ctx)
     print_bronze_summary(ctx.spark(), ctx.config)
+    print(f"warehouse:         {WarehouseURL.parse(ctx.config.warehouse.url).redacted()} "
+          f"(schema {ctx.config.warehouse.schema})")
     return 0
 
 

@@ -107,6 +107,40 @@ class SilverConfig:
 
 
 @dataclass(frozen=True)
+class GoldConfig:
+    """The gold models."""
+
+    # Inactivity that ends a session.
+    session_gap_minutes: int = 30
+
+
+@dataclass(frozen=True)
+class WarehouseConfig:
+    """Where ``lakehouse export`` loads: a DuckDB file, PostgreSQL or Redshift, by URL."""
+
+    # duckdb:///file.duckdb | postgresql://user@host:5432/db |
+    # redshift://user@host:5439/db?iam_role=arn:...&s3_staging=s3://bucket/prefix
+    url: str = "duckdb:///warehouse.duckdb"
+    # Target schema of every table (tenants not routed elsewhere).
+    schema: str = "analytics"
+    # The environment variable holding the database password (never in the URL or this file).
+    password_env: str = "LAKEHOUSE_WAREHOUSE_PASSWORD"
+    # Tenant (source id) -> its own schema, and -> its own warehouse URL; file only.
+    tenant_schemas: Mapping[str, str] = field(default_factory=dict)
+    tenant_urls: Mapping[str, str] = field(default_factory=dict)
+    # Redshift workload-management queue for the loads.
+    query_group: str = "lakehouse"
+    # An S3-compatible endpoint for the staging bucket (MinIO, tests); empty: AWS.
+    s3_endpoint_url: str = ""
+    # Local folder for staged Parquet files; default <lake>/_staging/export.
+    staging_dir: str = ""
+    # Rows per staged Parquet file (Redshift loads files in parallel, one per slice).
+    file_rows: int = 500_000
+    # Tables staged at once (Spark jobs side by side); the loads themselves run one at a time.
+    stage_parallelism: int = 4
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; build it with :func:`load_config`."""
 
@@ -115,6 +149,8 @@ class Config:
     spark: SparkConfig = field(default_factory=SparkConfig)
     bronze: BronzeConfig = field(default_factory=BronzeConfig)
     silver: SilverConfig = field(default_factory=SilverConfig)
+    gold: GoldConfig = field(default_factory=GoldConfig)
+    warehouse: WarehouseConfig = field(default_factory=WarehouseConfig)
 
 
 def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -156,6 +192,8 @@ _SECTIONS = {
     "spark": SparkConfig,
     "bronze": BronzeConfig,
     "silver": SilverConfig,
+    "gold": GoldConfig,
+    "warehouse": WarehouseConfig,
 }
 
 
@@ -273,11 +311,23 @@ def validate(config: Config) -> None:
         (50 <= config.silver.max_columns <= 1600, "silver.max_columns", "must be between 50 and 1600 (Redshift's limit)"),
         (config.silver.dedup_lookback_days >= 0, "silver.dedup_lookback_days", "must be 0 or more days"),
         (1 <= config.silver.write_parallelism <= 64, "silver.write_parallelism", "must be between 1 and 64"),
+        (config.gold.session_gap_minutes > 0, "gold.session_gap_minutes", "must be a positive number of minutes"),
+        (config.warehouse.schema.strip() != "", "warehouse.schema", "must name a schema such as analytics"),
+        (all(s.strip() for s in config.warehouse.tenant_schemas.values()), "warehouse.tenant_schemas",
+         "must map each source id to a non-empty schema name"),
+        (config.warehouse.password_env.strip() != "", "warehouse.password_env", "must name an environment variable"),
+        (config.warehouse.file_rows > 0, "warehouse.file_rows", "must be positive"),
+        (1 <= config.warehouse.stage_parallelism <= 32, "warehouse.stage_parallelism", "must be between 1 and 32"),
     ]
     for ok, key, message in checks:
         if not ok:
             section, name = key.split(".")
             raise ConfigError(f"'{key}' {message} (config key [{section}] {name}, env {env_var(section, name)})")
+    from lakehouse.warehouse import WarehouseURL  # the URL grammar lives with the adapters
+
+    WarehouseURL.parse(config.warehouse.url, "warehouse.url")
+    for source_id, url in config.warehouse.tenant_urls.items():
+        WarehouseURL.parse(url, f"warehouse.tenant_urls.{source_id}")
 
 
 def describe(config: Config) -> list[tuple[str, str, Any]]:

@@ -57,7 +57,7 @@ def test_every_statement_quotes_hostile_names_and_parses_back(dialect):
         q.delete_matching(target, "stage_1", KEYS, dialect),
         q.insert_from(target, "stage_1", [c for c, _ in BASE], dialect),
         q.insert_values(q.ledger(target.schema), {"table_name": "it's", "from_version": 1}, dialect),
-        q.ledger_lookup(target.schema, "t", 0, 3, dialect),
+        q.ledger_lookup(target.schema, "t", "silver/t#id", 0, 3, dialect),
     ]
     for statement in statements:
         parsed = sqlglot.parse_one(statement, read=dialect)

@@ -149,12 +149,19 @@ class Warehouse(ABC):
         rows = self.query(q.table_columns(target, self.dialect))
         return [(name, q.logical_type(reported) or reported) for name, reported in rows]
 
-    def last_version(self, schema: str, table_name: str) -> int | None:
-        """The newest Delta version of ``table_name`` loaded into ``schema`` (None: never)."""
+    def last_version(self, schema: str, table_name: str, lake_table: str | None = None) -> int | None:
+        """The newest Delta version of ``table_name`` loaded into ``schema`` (from ``lake_table``,
+        when given: a lake table rebuilt under the same path starts over); None: never."""
         if not self.columns(q.ledger(schema)):
             return None
-        rows = self.query(q.ledger_last_version(schema, table_name, self.dialect))
+        rows = self.query(q.ledger_last_version(schema, table_name, lake_table, self.dialect))
         return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+    def loaded_versions(self, schema: str) -> dict[tuple[str, str], int]:
+        """``{(table name, lake table): newest loaded Delta version}`` from the ledger of ``schema``."""
+        if not self.columns(q.ledger(schema)):
+            return {}
+        return {(name, lake): int(version) for name, lake, version in self.query(q.ledger_versions(schema, self.dialect))}
 
     def load(self, load: Load) -> LoadResult:
         """Load one staged change set in a single transaction (see the module docstring).
@@ -184,7 +191,7 @@ class Warehouse(ABC):
         lock = q.lock(ledger, d)
         if lock:
             cursor.execute(lock)
-        cursor.execute(q.ledger_lookup(target.schema, target.table, load.from_version, load.to_version, d))
+        cursor.execute(q.ledger_lookup(target.schema, target.table, load.lake_table, load.from_version, load.to_version, d))
         if cursor.fetchall():
             log.info("%s.%s versions %d-%d: already loaded, nothing to do", target.schema, target.table,
                      load.from_version, load.to_version)

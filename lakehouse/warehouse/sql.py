@@ -221,20 +221,32 @@ def ledger(schema: str) -> Target:
     return Target(schema, LEDGER_TABLE)
 
 
-def ledger_lookup(schema: str, table_name: str, from_version: int, to_version: int, dialect: str) -> str:
-    """Rows of the ledger for exactly this load (table and Delta version range)."""
+def ledger_lookup(schema: str, table_name: str, lake_table: str, from_version: int, to_version: int,
+                  dialect: str) -> str:
+    """Rows of the ledger for exactly this load (table, lake table incarnation, version range)."""
     where = exp.and_(
         exp.EQ(this=exp.column(ident("table_name")), expression=lit(table_name)),
+        exp.EQ(this=exp.column(ident("lake_table")), expression=lit(lake_table)),
         exp.EQ(this=exp.column(ident("from_version")), expression=lit(from_version)),
         exp.EQ(this=exp.column(ident("to_version")), expression=lit(to_version)),
     )
     return exp.select(exp.column(ident("rows_loaded"))).from_(table(ledger(schema))).where(where).sql(dialect)
 
 
-def ledger_last_version(schema: str, table_name: str, dialect: str) -> str:
-    """The newest Delta version of ``table_name`` already loaded (NULL when none)."""
-    return (exp.select(exp.Max(this=exp.column(ident("to_version")))).from_(table(ledger(schema)))
-            .where(exp.EQ(this=exp.column(ident("table_name")), expression=lit(table_name))).sql(dialect))
+def ledger_last_version(schema: str, table_name: str, lake_table: str | None, dialect: str) -> str:
+    """The newest Delta version of ``table_name`` already loaded from ``lake_table`` (any when
+    None); NULL when none."""
+    where = exp.EQ(this=exp.column(ident("table_name")), expression=lit(table_name))
+    if lake_table is not None:
+        where = exp.and_(where, exp.EQ(this=exp.column(ident("lake_table")), expression=lit(lake_table)))
+    return exp.select(exp.Max(this=exp.column(ident("to_version")))).from_(table(ledger(schema))).where(where).sql(dialect)
+
+
+def ledger_versions(schema: str, dialect: str) -> str:
+    """``(table_name, lake_table, newest to_version)`` of every table in the ledger."""
+    columns = [exp.column(ident("table_name")), exp.column(ident("lake_table"))]
+    return (exp.select(*columns, exp.Max(this=exp.column(ident("to_version")))).from_(table(ledger(schema)))
+            .group_by(*columns).sql(dialect))
 
 
 def lock(target: Target, dialect: str) -> str | None:

@@ -1,0 +1,253 @@
+"""``lakehouse export``: each table's changes since its last load, staged as Parquet, loaded once.
+
+Per lake table and warehouse target:
+
+1. The ledger in the target says which Delta version of the table was loaded last (and for which
+   incarnation of the table: a rebuilt table has a new Delta id and starts over).
+2. Nothing new: skip. Never loaded, or its change feed does not reach back: the whole table at
+   the current version, loaded in ``replace`` mode. Otherwise the Change Data Feed of the versions
+   since, reduced to the newest image of each key, loaded in ``merge`` mode. Models rebuilt as a
+   whole (gold) are always loaded in ``replace`` mode.
+3. The rows are staged as Parquet files and handed to the warehouse adapter, whose load runs in
+   one transaction with the ledger row. Staged files are removed afterwards.
+
+Tenants (``source_id``) are routed to their own schema or warehouse by configuration.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import (BooleanType, DateType, DoubleType, FloatType, IntegerType, LongType, ShortType,
+                               StringType, TimestampType)
+
+from lakehouse import delta
+from lakehouse.config import Config
+from lakehouse.tables import Lake, join
+from lakehouse.warehouse import MERGE, REPLACE, Load, LoadResult, Target, Warehouse, open_warehouse
+
+log = logging.getLogger("lakehouse.export")
+
+SILVER_TABLES = ("tracks", "pages", "screens", "identifies", "groups", "aliases", "users", "identity_map")
+# Silver tables that are not published (audit and bookkeeping).
+SILVER_INTERNAL = ("discards", "_column_map", "_message_ids", "_batches")
+GOLD_TABLES = ("sessions", "users", "daily_active_users", "event_counts_daily")
+# Gold's stitched users would collide with Segment's silver ``users`` in one schema.
+GOLD_NAMES = {"users": "stitched_users"}
+_LOGICAL = {StringType: "string", LongType: "bigint", IntegerType: "int", ShortType: "int", DoubleType: "double",
+            FloatType: "float", BooleanType: "boolean", TimestampType: "timestamp", DateType: "date"}
+
+
+@dataclass(frozen=True)
+class ExportTable:
+    """A lake table and how it lands in the warehouse."""
+
+    name: str  # warehouse table name
+    path: str
+    mode: str  # merge: changes by key; replace: the whole table each time it changes
+    keys: tuple[str, ...] = ()
+    sort_key: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Route:
+    """One warehouse target and the tenants it receives (``None``: every tenant not routed elsewhere)."""
+
+    url: str
+    schema: str
+    source_ids: frozenset[str] | None
+
+
+def routes(config: Config) -> list[Route]:
+    """Group tenants by (warehouse URL, schema); the default route takes everyone else."""
+    wh = config.warehouse
+    grouped: dict[tuple[str, str], set[str]] = {}
+    for source_id in set(wh.tenant_schemas) | set(wh.tenant_urls):
+        key = (wh.tenant_urls.get(source_id, wh.url), wh.tenant_schemas.get(source_id, wh.schema))
+        grouped.setdefault(key, set()).add(source_id)
+    result = [Route(wh.url, wh.schema, None)]
+    for (url, schema), ids in sorted(grouped.items()):
+        if (url, schema) == (wh.url, wh.schema):
+            continue  # routed to the default anyway
+        result.append(Route(url, schema, frozenset(ids)))
+    return result
+
+
+def tenant_filter(route: Route, all_routes: Iterable[Route]):
+    """The rows of ``route``: its tenants, or (default route) those no other route takes."""
+    if route.source_ids is not None:
+        return F.col("source_id").isin(sorted(route.source_ids))
+    routed = sorted({s for r in all_routes if r.source_ids for s in r.source_ids})
+    return ~F.col("source_id").isin(routed) if routed else F.lit(True)
+
+
+def export_tables(spark: SparkSession, lake: Lake) -> list[ExportTable]:
+    """Every table the export publishes that exists: silver's Segment tables, the per-event
+    tables (every other silver table but audit and bookkeeping), the gold models."""
+    silver_found, gold_found = delta.child_tables(spark, lake.silver("")), delta.child_tables(spark, lake.gold(""))
+    keys = ("source_id", "id")
+    tables = [ExportTable(name, lake.silver(name), MERGE, ("source_id", "anonymous_id", "user_id")
+                          if name == "identity_map" else keys, () if name in ("users", "identity_map") else ("received_at",))
+              for name in SILVER_TABLES if name in silver_found]
+    gold_names = {GOLD_NAMES.get(n, n) for n in GOLD_TABLES}
+    for name in silver_found:
+        if name in SILVER_TABLES or name in SILVER_INTERNAL:
+            continue
+        warehouse_name = name if name not in gold_names else f"event_{name}"
+        tables.append(ExportTable(warehouse_name, lake.silver(name), MERGE, keys, ("received_at",)))
+    sort_keys = {"sessions": ("started_at",), "daily_active_users": ("day",), "event_counts_daily": ("day",)}
+    tables += [ExportTable(GOLD_NAMES.get(n, n), lake.gold(n), REPLACE, (), sort_keys.get(n, ()))
+               for n in GOLD_TABLES if n in gold_found]
+    return tables
+
+
+def warehouse_columns(df: DataFrame) -> tuple[DataFrame, tuple[tuple[str, str], ...]]:
+    """``df`` with every column in a type the warehouses share (others as JSON text), and the
+    ``(name, logical type)`` list of the staged files."""
+    selected, columns = [], []
+    for field in df.schema.fields:
+        logical = _LOGICAL.get(type(field.dataType))
+        if logical is None:
+            selected.append(F.to_json(F.col(field.name)).alias(field.name) if field.dataType.typeName() in
+                            ("struct", "array", "map") else F.col(field.name).cast("string").alias(field.name))
+            logical = "string"
+        else:
+            selected.append(F.col(field.name))
+        columns.append((field.name, logical))
+    return df.select(*selected), tuple(columns)
+
+
+def latest_images(changes_df: DataFrame, keys: tuple[str, ...]) -> DataFrame:
+    """One row per key: its newest inserted or updated image in the change feed."""
+    newest = Window.partitionBy(*keys).orderBy(F.col("_commit_version").desc())
+    return (
+        changes_df
+        .filter(F.col("_change_type").isin("insert", "update_postimage"))
+        .withColumn("_rank", F.row_number().over(newest))
+        .filter(F.col("_rank") == 1)
+        .drop("_rank", "_change_type", "_commit_version", "_commit_timestamp")
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    rows_df: DataFrame | None  # None: nothing to load
+    mode: str
+    from_version: int
+    to_version: int
+
+
+def plan(spark: SparkSession, table: ExportTable, last: int | None, current: int) -> Plan:
+    """What to load for ``table`` given the last loaded version (see the module docstring)."""
+    if last is not None and last >= current:
+        return Plan(None, table.mode, current, current)
+    if table.mode == REPLACE or last is None:
+        return Plan(delta.read_version(spark, table.path, current), REPLACE, 0 if last is None else last + 1, current)
+    try:
+        changes_df = delta.read_changes(spark, table.path, last + 1, current)
+        changes_df.schema  # resolves now: fails if the feed is not there for these versions
+    except Exception as exc:  # noqa: BLE001 - Delta raises several types for a missing feed
+        log.warning("%s: no change feed for versions %d-%d (%s); loading the whole table",
+                    table.name, last + 1, current, str(exc).splitlines()[0][:200])
+        return Plan(delta.read_version(spark, table.path, current), REPLACE, last + 1, current)
+    return Plan(latest_images(changes_df, table.keys), MERGE, last + 1, current)
+
+
+def stage(rows_df: DataFrame, folder: str, file_rows: int) -> list[str]:
+    """Write ``rows_df`` as Parquet files of at most ``file_rows`` rows; return the local files."""
+    rows_df.write.mode("overwrite").option("maxRecordsPerFile", file_rows).parquet(folder)
+    local = folder[len("file:"):] if folder.startswith("file:") else folder
+    return sorted(glob.glob(f"{local}/*.parquet"))
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    table: str
+    schema: str
+    result: LoadResult | None  # None: nothing new
+
+
+def run_export(spark: SparkSession, config: Config, *, tables: tuple[str, ...] = (),
+               passed: Callable[[str], bool] | None = None,
+               opener: Callable[[str], Warehouse] | None = None) -> list[ExportResult]:
+    """Export every table (or ``tables``) whose quality gate passed to every route.
+
+    Staging (Spark reads the changes and writes Parquet) runs for ``warehouse.stage_parallelism``
+    tables at once; the loads run one at a time on the route's connection, in table order, as
+    their files become ready. The first failure stops the export after the loads before it.
+
+    Args:
+        passed: The quality gate's verdict per warehouse table name; a table that did not pass
+            is skipped and reported. None: no gate.
+        opener: Opens a warehouse by URL (default: :func:`lakehouse.warehouse.open_warehouse`).
+    """
+    lake = Lake(config.lake.dir)
+    wh = config.warehouse
+    opener = opener or (lambda url: open_warehouse(url, password_env=wh.password_env,
+                                                   s3_endpoint_url=wh.s3_endpoint_url, query_group=wh.query_group))
+    staging_root = wh.staging_dir or join(lake.root, "_staging", "export")
+    all_routes = routes(config)
+    selected = []
+    for table in export_tables(spark, lake):
+        if tables and table.name not in tables:
+            continue
+        if passed is not None and not passed(table.name):
+            log.warning("%s: the quality gate did not pass; not exported", table.name)
+            continue
+        selected.append(table)
+    results: list[ExportResult] = []
+    for route in all_routes:
+        with opener(route.url) as warehouse, ThreadPoolExecutor(wh.stage_parallelism) as pool:
+            loaded = warehouse.loaded_versions(route.schema)
+            futures = [pool.submit(_prepare, spark, route, all_routes, table, loaded, staging_root, wh.file_rows)
+                       for table in selected]
+            try:
+                for table, future in zip(selected, futures):
+                    results.append(_load(warehouse, route, table, future.result()))
+            finally:
+                for future in futures:
+                    future.cancel()
+                for future in futures:
+                    if not future.cancelled() and future.exception() is None and future.result() is not None:
+                        _remove(future.result()[1])
+    return results
+
+
+def _prepare(spark, route: Route, all_routes, table: ExportTable, loaded: dict[tuple[str, str], int],
+             staging_root: str, file_rows: int) -> tuple[Load, str] | None:
+    """Plan and stage one table's load for ``route``: ``(load, staging folder)``, None if up to date."""
+    current, table_id = delta.version_and_id(spark, table.path)
+    lake_table = f"{table.path}#{table_id}"
+    load_plan = plan(spark, table, loaded.get((table.name, lake_table)), current)
+    if load_plan.rows_df is None:
+        return None
+    rows_df, columns = warehouse_columns(load_plan.rows_df.filter(tenant_filter(route, all_routes)))
+    folder = join(staging_root, f"{table.name}-{uuid.uuid4().hex[:12]}")
+    files = stage(rows_df, folder, file_rows)
+    load = Load(Target(route.schema, table.name), lake_table, columns, tuple(files), load_plan.from_version,
+                load_plan.to_version, mode=load_plan.mode, keys=table.keys if load_plan.mode == MERGE else (),
+                sort_key=table.sort_key)
+    return load, folder
+
+
+def _load(warehouse: Warehouse, route: Route, table: ExportTable, prepared: tuple[Load, str] | None) -> ExportResult:
+    if prepared is None:
+        log.info("%s.%s: up to date", route.schema, table.name)
+        return ExportResult(table.name, route.schema, None)
+    load, folder = prepared
+    try:
+        return ExportResult(table.name, route.schema, warehouse.load(load))
+    finally:
+        _remove(folder)
+
+
+def _remove(folder: str) -> None:
+    shutil.rmtree(folder[len("file:"):] if folder.startswith("file:") else folder, ignore_errors=True)
