@@ -71,7 +71,7 @@ def test_every_statement_quotes_hostile_names_and_parses_back(dialect):
 def test_redshift_table_layout_copy_and_query_group_parse_as_redshift():
     create = q.create_table(Target("a", "tracks"), BASE, "redshift", sort_key=("ts",), dist_key="id")
     assert "DISTKEY(\"id\")" in create and "SORTKEY(\"ts\")" in create and "VARCHAR(65535)" in create
-    copy = sqlglot.parse_one(q.copy_from_manifest("stage_1", "s3://b/p/manifest.json", "arn:aws:iam::1:role/it's"),
+    copy = sqlglot.parse_one(q.copy_from_manifest(Target("", "stage_1"), "s3://b/p/manifest.json", "arn:aws:iam::1:role/it's"),
                              read="redshift")
     assert isinstance(copy, sqlglot.exp.Copy)
     assert copy.args["credentials"].args["iam_role"].name == "arn:aws:iam::1:role/it's"

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
+import pyarrow.parquet as pq
+
 from lakehouse.errors import ExportError
 from lakehouse.warehouse import sql as q
 from lakehouse.warehouse.sql import Target
@@ -85,9 +87,13 @@ class Warehouse(ABC):
     def _connect(self):
         """A new DB-API connection with autocommit off."""
 
+    # True when copy_into may fill the target itself (it names its columns); False when COPY maps
+    # columns by position (Redshift), so it always goes through a staging table of the file layout.
+    direct_copy: bool = True
+
     @abstractmethod
-    def copy_into(self, cursor, staging: str, columns: Sequence[tuple[str, str]], files: Sequence[str]) -> None:
-        """Fill the (empty) ``staging`` table from the Parquet ``files``."""
+    def copy_into(self, cursor, into: Target, columns: Sequence[tuple[str, str]], files: Sequence[str]) -> None:
+        """Append the rows of the Parquet ``files`` (``columns`` in file order) to table ``into``."""
 
     def _begin(self, cursor) -> None:
         """Start the load's transaction (DB-API drivers open one implicitly)."""
@@ -196,22 +202,22 @@ class Warehouse(ABC):
             log.info("%s.%s versions %d-%d: already loaded, nothing to do", target.schema, target.table,
                      load.from_version, load.to_version)
             return LoadResult(target, 0, skipped=True)
-        added, widened = self._evolve(cursor, load)
-        rows = 0
-        if load.files:
-            staging = f"stage_{uuid.uuid4().hex[:12]}"
-            cursor.execute(q.create_staging(staging, load.columns, d))
-            self.copy_into(cursor, staging, load.columns, load.files)
-            cursor.execute(f"SELECT COUNT(*) FROM {q.ident(staging).sql(d)}")
-            rows = int(cursor.fetchall()[0][0])
-            if load.mode == REPLACE:
-                cursor.execute(q.delete_all(target, d))
-            elif rows:
-                cursor.execute(q.delete_matching(target, staging, load.keys, d))
-            cursor.execute(q.insert_from(target, staging, [c for c, _ in load.columns], d))
-            cursor.execute(q.drop_table(staging, d))
-        elif load.mode == REPLACE:
+        created, added, widened = self._evolve(cursor, load)
+        rows = sum(pq.ParquetFile(path).metadata.num_rows for path in load.files)
+        names = [c for c, _ in load.columns]
+        if load.mode == REPLACE:
             cursor.execute(q.delete_all(target, d))
+        if rows and self.direct_copy and (load.mode == REPLACE or created):
+            # Nothing in the target to merge with: COPY straight into it (still this transaction).
+            self.copy_into(cursor, target, load.columns, load.files)
+        elif rows:
+            staging = Target("", f"stage_{uuid.uuid4().hex[:12]}")
+            cursor.execute(q.create_staging(staging.table, load.columns, d))
+            self.copy_into(cursor, staging, load.columns, load.files)
+            if load.mode == MERGE:
+                cursor.execute(q.delete_matching(target, staging.table, load.keys, d))
+            cursor.execute(q.insert_from(target, staging.table, names, d))
+            cursor.execute(q.drop_table(staging.table, d))
         cursor.execute(q.insert_values(ledger, {
             "table_name": target.table, "lake_table": load.lake_table, "from_version": load.from_version,
             "to_version": load.to_version, "rows_loaded": rows, "mode": load.mode, "run_id": load.run_id,
@@ -221,14 +227,16 @@ class Warehouse(ABC):
                  load.to_version, rows, load.mode)
         return LoadResult(target, rows, skipped=False, columns_added=tuple(added), columns_widened=tuple(widened))
 
-    def _evolve(self, cursor, load: Load) -> tuple[list[str], list[str]]:
-        """Create the target, add the columns it lacks, widen the ones that narrowed."""
+    def _evolve(self, cursor, load: Load) -> tuple[bool, list[str], list[str]]:
+        """Create the target, add the columns it lacks, widen the ones that narrowed.
+
+        Returns (created, added columns, widened columns)."""
         d, target = self.dialect, load.target
         cursor.execute(q.table_columns(target, d))
         existing = {name: q.logical_type(reported) or reported for name, reported in cursor.fetchall()}
         if not existing:
             cursor.execute(q.create_table(target, load.columns, d, sort_key=load.sort_key, dist_key=load.dist_key))
-            return [], []
+            return True, [], []
         added, widened = [], []
         for name, type_ in load.columns:
             if name not in existing:
@@ -240,4 +248,4 @@ class Warehouse(ABC):
                 widened.append(name)
         if added or widened:
             log.info("%s.%s: added columns %s, widened %s", target.schema, target.table, added, widened)
-        return added, widened
+        return False, added, widened

@@ -10,6 +10,7 @@ from sqlglot import exp
 
 from lakehouse.warehouse import sql as q
 from lakehouse.warehouse.base import Warehouse
+from lakehouse.warehouse.sql import Target
 
 
 class DuckDBWarehouse(Warehouse):
@@ -39,10 +40,10 @@ class DuckDBWarehouse(Warehouse):
     def _release(self, cursor) -> None:
         pass
 
-    def copy_into(self, cursor, staging: str, columns: Sequence[tuple[str, str]], files: Sequence[str]) -> None:
+    def copy_into(self, cursor, into: Target, columns: Sequence[tuple[str, str]], files: Sequence[str]) -> None:
         names = [c for c, _ in columns]
         source = exp.Anonymous(this="read_parquet", expressions=[exp.Array(expressions=[q.lit(f) for f in files])])
         select = exp.select(*[exp.column(q.ident(c)) for c in names]).from_(source)
-        insert = exp.Insert(this=exp.Schema(this=exp.Table(this=q.ident(staging)), expressions=[q.ident(c) for c in names]),
+        insert = exp.Insert(this=exp.Schema(this=q.table(into), expressions=[q.ident(c) for c in names]),
                             expression=select)
         cursor.execute(insert.sql("duckdb"))

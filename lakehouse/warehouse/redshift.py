@@ -13,6 +13,7 @@ from typing import Sequence
 from lakehouse.warehouse import sql as q
 from lakehouse.warehouse.base import Warehouse
 from lakehouse.warehouse.s3 import S3Stage
+from lakehouse.warehouse.sql import Target
 
 log = logging.getLogger("lakehouse.warehouse")
 
@@ -52,11 +53,13 @@ class RedshiftWarehouse(Warehouse):
         connection.commit()
         return connection
 
-    def copy_into(self, cursor, staging: str, columns: Sequence[tuple[str, str]], files: Sequence[str]) -> None:
-        manifest, keys = self.stage.upload(files, staging)
+    direct_copy = False  # COPY from Parquet maps columns by position: always via a staging table
+
+    def copy_into(self, cursor, into: Target, columns: Sequence[tuple[str, str]], files: Sequence[str]) -> None:
+        manifest, keys = self.stage.upload(files, into.table)
         self._staged_keys.extend(keys)
         try:
-            cursor.execute(q.copy_from_manifest(staging, manifest, self.iam_role))
+            cursor.execute(q.copy_from_manifest(into, manifest, self.iam_role))
         finally:
             # The COPY has read the files (or failed); the transaction does not need them again.
             self.stage.remove(self._staged_keys)

@@ -266,17 +266,18 @@ def table_columns(target: Target, dialect: str) -> str:
             .where(where).order_by("ordinal_position").sql(dialect))
 
 
-def copy_from_manifest(staging: str, manifest_url: str, iam_role: str) -> str:
-    """Redshift ``COPY staging FROM 's3://.../manifest' IAM_ROLE '...' FORMAT AS PARQUET MANIFEST``."""
-    return (f"COPY {exp.Table(this=ident(staging)).sql('redshift')} FROM {lit(manifest_url).sql('redshift')} "
+def copy_from_manifest(into: Target, manifest_url: str, iam_role: str) -> str:
+    """Redshift ``COPY into FROM 's3://.../manifest' IAM_ROLE '...' FORMAT AS PARQUET MANIFEST``
+    (columns by position: ``into`` must have the files' columns in their order)."""
+    return (f"COPY {table(into).sql('redshift')} FROM {lit(manifest_url).sql('redshift')} "
             f"IAM_ROLE {lit(iam_role).sql('redshift')} FORMAT AS PARQUET MANIFEST")
 
 
-def copy_from_stdin(staging: str, columns: Sequence[str]) -> str:
-    """PostgreSQL ``COPY staging (cols) FROM STDIN`` in CSV, as pyarrow writes it (an unquoted
+def copy_from_stdin(into: Target, columns: Sequence[str]) -> str:
+    """PostgreSQL ``COPY into (cols) FROM STDIN`` in CSV, as pyarrow writes it (an unquoted
     empty field is NULL, ``""`` is the empty string)."""
     names = ", ".join(ident(c).sql("postgres") for c in columns)
-    return f"COPY {exp.Table(this=ident(staging)).sql('postgres')} ({names}) FROM STDIN WITH (FORMAT csv)"
+    return f"COPY {table(into).sql('postgres')} ({names}) FROM STDIN WITH (FORMAT csv)"
 
 
 def set_query_group(group: str) -> str:
