@@ -40,8 +40,14 @@ def cmd_gold(args: argparse.Namespace, ctx) -> int:
 def cmd_export(args: argparse.Namespace, ctx) -> int:
     from gold.export import run_export
     from lakehouse.warehouse import WarehouseURL
+    from quality.gate import latest_verdicts
 
-    results = run_export(ctx.spark(), ctx.config, tables=tuple(args.table))
+    verdicts = latest_verdicts(ctx.spark(), ctx.config)
+    blocked = sorted(t for t, ok in verdicts.items() if not ok)
+    if blocked:
+        print(f"export: not exporting the tables of {', '.join(blocked)}: their latest quality gate failed")
+    results = run_export(ctx.spark(), ctx.config, tables=tuple(args.table),
+                         passed=lambda gate_table: verdicts.get(gate_table, True))
     loaded = 0
     for item in results:
         if item.result is None:

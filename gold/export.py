@@ -55,6 +55,7 @@ class ExportTable:
     mode: str  # merge: changes by key; replace: the whole table each time it changes
     keys: tuple[str, ...] = ()
     sort_key: tuple[str, ...] = ()
+    gate_table: str = ""  # the quality gate's table whose verdict applies (``silver.tracks``)
 
 
 @dataclass(frozen=True)
@@ -95,16 +96,18 @@ def export_tables(spark: SparkSession, lake: Lake) -> list[ExportTable]:
     silver_found, gold_found = delta.child_tables(spark, lake.silver("")), delta.child_tables(spark, lake.gold(""))
     keys = ("source_id", "id")
     tables = [ExportTable(name, lake.silver(name), MERGE, ("source_id", "anonymous_id", "user_id")
-                          if name == "identity_map" else keys, () if name in ("users", "identity_map") else ("received_at",))
+                          if name == "identity_map" else keys, () if name in ("users", "identity_map") else ("received_at",),
+                          f"silver.{name}")
               for name in SILVER_TABLES if name in silver_found]
     gold_names = {GOLD_NAMES.get(n, n) for n in GOLD_TABLES}
     for name in silver_found:
         if name in SILVER_TABLES or name in SILVER_INTERNAL:
             continue
         warehouse_name = name if name not in gold_names else f"event_{name}"
-        tables.append(ExportTable(warehouse_name, lake.silver(name), MERGE, keys, ("received_at",)))
+        # A per-event table is a projection of tracks: the tracks verdict is its verdict.
+        tables.append(ExportTable(warehouse_name, lake.silver(name), MERGE, keys, ("received_at",), "silver.tracks"))
     sort_keys = {"sessions": ("started_at",), "daily_active_users": ("day",), "event_counts_daily": ("day",)}
-    tables += [ExportTable(GOLD_NAMES.get(n, n), lake.gold(n), REPLACE, (), sort_keys.get(n, ()))
+    tables += [ExportTable(GOLD_NAMES.get(n, n), lake.gold(n), REPLACE, (), sort_keys.get(n, ()), f"gold.{n}")
                for n in GOLD_TABLES if n in gold_found]
     return tables
 
@@ -185,8 +188,8 @@ def run_export(spark: SparkSession, config: Config, *, tables: tuple[str, ...] =
     their files become ready. The first failure stops the export after the loads before it.
 
     Args:
-        passed: The quality gate's verdict per warehouse table name; a table that did not pass
-            is skipped and reported. None: no gate.
+        passed: The quality gate's verdict per gate table (``silver.tracks``, ``gold.sessions``);
+            a table that did not pass is skipped and reported. None: no gate.
         opener: Opens a warehouse by URL (default: :func:`lakehouse.warehouse.open_warehouse`).
     """
     lake = Lake(config.lake.dir)
@@ -199,8 +202,8 @@ def run_export(spark: SparkSession, config: Config, *, tables: tuple[str, ...] =
     for table in export_tables(spark, lake):
         if tables and table.name not in tables:
             continue
-        if passed is not None and not passed(table.name):
-            log.warning("%s: the quality gate did not pass; not exported", table.name)
+        if passed is not None and not passed(table.gate_table):
+            log.warning("%s: the quality gate did not pass for %s; not exported", table.name, table.gate_table)
             continue
         selected.append(table)
     results: list[ExportResult] = []

@@ -156,6 +156,7 @@ def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
     run_command(["ingest", "--available-now"], ctx)
     run_command(["silver", "--available-now"], ctx)
     run_command(["gold"], ctx)
+    run_command(["quality"], ctx)  # a failed table is reported and not exported; the rest goes on
     run_command(["export"], ctx)
     print_bronze_summary(ctx.spark(), ctx.config)
     print(f"warehouse:         {WarehouseURL.parse(ctx.config.warehouse.url).redacted()} "
@@ -174,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     try:
         ctx = Context(config=load_config(args.config))
         return args.func(args, ctx) or 0

@@ -115,6 +115,21 @@ class GoldConfig:
 
 
 @dataclass(frozen=True)
+class QualityConfig:
+    """The quality gate."""
+
+    # Folder of <layer>.<table>.yaml files with extra checks per table (see quality/checks.py).
+    suites_dir: str = ""
+    # Default: <lake>/quality/history and <lake>/reports.
+    history_path: str = ""
+    reports_dir: str = ""
+    # How far an event's timestamp may lie after its received_at (client clock skew) unflagged.
+    skew_minutes: int = 24 * 60
+    # Freshness objective: the newest received_at of a table at most this old.
+    max_lag_minutes: int = 24 * 60
+
+
+@dataclass(frozen=True)
 class WarehouseConfig:
     """Where ``lakehouse export`` loads: a DuckDB file, PostgreSQL or Redshift, by URL."""
 
@@ -150,6 +165,7 @@ class Config:
     bronze: BronzeConfig = field(default_factory=BronzeConfig)
     silver: SilverConfig = field(default_factory=SilverConfig)
     gold: GoldConfig = field(default_factory=GoldConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
     warehouse: WarehouseConfig = field(default_factory=WarehouseConfig)
 
 
@@ -193,6 +209,7 @@ _SECTIONS = {
     "bronze": BronzeConfig,
     "silver": SilverConfig,
     "gold": GoldConfig,
+    "quality": QualityConfig,
     "warehouse": WarehouseConfig,
 }
 
@@ -312,6 +329,8 @@ def validate(config: Config) -> None:
         (config.silver.dedup_lookback_days >= 0, "silver.dedup_lookback_days", "must be 0 or more days"),
         (1 <= config.silver.write_parallelism <= 64, "silver.write_parallelism", "must be between 1 and 64"),
         (config.gold.session_gap_minutes > 0, "gold.session_gap_minutes", "must be a positive number of minutes"),
+        (config.quality.skew_minutes >= 0, "quality.skew_minutes", "must be 0 or more minutes"),
+        (config.quality.max_lag_minutes > 0, "quality.max_lag_minutes", "must be a positive number of minutes"),
         (config.warehouse.schema.strip() != "", "warehouse.schema", "must name a schema such as analytics"),
         (all(s.strip() for s in config.warehouse.tenant_schemas.values()), "warehouse.tenant_schemas",
          "must map each source id to a non-empty schema name"),

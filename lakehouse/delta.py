@@ -159,6 +159,16 @@ def remove_tree(spark: SparkSession, path: str) -> bool:
     return bool(fs.delete(hadoop_path, True))
 
 
+def delete_where(spark: SparkSession, path: str, condition: str) -> int:
+    """Delete the rows matching the SQL ``condition``; return how many were deleted."""
+    before = current_version(spark, path)
+    DeltaTable.forPath(spark, path).delete(condition)
+    history = DeltaTable.forPath(spark, path).history(1).first()
+    if history["version"] == before:
+        return 0
+    return int((history["operationMetrics"] or {}).get("numDeletedRows", 0))
+
+
 def child_tables(spark: SparkSession, path: str) -> list[str]:
     """Names of the folders directly under ``path`` that hold a Delta table (any file system)."""
     jvm = spark.sparkContext._jvm

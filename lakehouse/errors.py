@@ -19,3 +19,7 @@ class DataError(LakehouseError):
 
 class ExportError(LakehouseError):
     """A warehouse load failed and was rolled back; the message names the table and the cause."""
+
+
+class DataQualityError(LakehouseError):
+    """The quality gate did not pass for a table; the message names it and the failed checks."""

@@ -1,0 +1,101 @@
+"""The quality gate on small Delta tables: each severity, the record it leaves, user suites, and
+the export it blocks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from gold.export import run_export
+from lakehouse import delta
+from lakehouse.config import with_values
+from lakehouse.errors import ConfigError, DataQualityError
+from lakehouse.tables import Lake
+from lakehouse.warehouse import Target, open_warehouse
+from quality.checks import load_suites
+from quality.gate import QualityPaths, latest_verdicts, run_gate
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 27, 12, 0)
+PAGES = ("source_id string, id string, user_id string, anonymous_id string, timestamp timestamp, "
+         "received_at timestamp, name string")
+
+
+def page(id_, *, at=NOW, received=NOW, user="u1"):
+    return ("s", id_, user, None, at, received, "Home")
+
+
+def write(spark, config, table, rows, schema=PAGES):
+    layer, name = table.split(".")
+    path = getattr(Lake(config.lake.dir), layer)(name)
+    delta.append(spark.createDataFrame(rows, schema), path)
+    return path
+
+
+def test_warn_drop_and_fail_each_do_what_they_say_and_are_recorded(spark, lake_config):
+    path = write(spark, lake_config, "silver.pages", [
+        page("ok1"), page("ok2"),
+        page(None),  # fail: ids_not_null
+        page("old", at=datetime(1990, 1, 1)),  # drop: timestamp_in_sane_range
+        page("skewed", at=NOW + timedelta(days=3), received=NOW),  # drop (future) and warn (skew)
+    ])
+    with pytest.raises(DataQualityError, match=r"silver.pages \(ids_not_null\)"):
+        run_gate(spark, lake_config, ("silver.pages",), now=NOW)
+    paths = QualityPaths.from_config(lake_config)
+    remaining = sorted(str(r["id"]) for r in delta.read_table(spark, path).collect())
+    assert remaining == ["None", "ok1", "ok2"]  # the dropped rows left the table; the failing one stays
+    quarantine = sorted((r["check"], r["row"].split('"id":"')[1].split('"')[0])
+                        for r in delta.read_table(spark, paths.quarantine).collect())
+    assert quarantine == [("timestamp_in_sane_range", "old"), ("timestamp_in_sane_range", "skewed")]
+    gate = delta.read_table(spark, paths.gate).collect()
+    assert [(g["table"], g["passed"], g["failed_checks"], g["dropped_rows"]) for g in gate] == [
+        ("silver.pages", False, "ids_not_null", 2)]
+    assert "received_not_before_event_beyond_skew" in gate[0]["warnings"]
+    history = {r["check"]: r for r in delta.read_table(spark, paths.history).collect()}
+    assert history["ids_not_null"]["unexpected_count"] == 1 and history["ids_not_null"]["severity"] == "fail"
+    assert history["timestamp_in_sane_range"]["unexpected_count"] == 2
+    assert history["message_id_unique_per_tenant"]["success"] is True
+    assert latest_verdicts(spark, lake_config) == {"silver.pages": False}
+
+
+def test_a_failed_table_is_not_exported_and_the_others_are(spark, lake_config, tmp_path):
+    config = with_values(lake_config, warehouse={"url": f"duckdb:///{tmp_path}/wh.duckdb"})
+    write(spark, config, "silver.pages", [page("p1"), page("p1")])  # duplicate id: fails uniqueness
+    write(spark, config, "silver.screens", [page("s1")])
+    verdicts = {v.table: v.passed for v in run_gate(spark, config, raise_on_failure=False, now=NOW)}
+    assert verdicts == {"silver.pages": False, "silver.screens": True}
+    gate = latest_verdicts(spark, config)
+    results = run_export(spark, config, passed=lambda table: gate.get(table, True))
+    assert [r.table for r in results] == ["screens"]
+    with open_warehouse(config.warehouse.url) as wh:
+        assert wh.query('SELECT id FROM analytics.screens') == [("s1",)]
+        assert not wh.columns(Target("analytics", "pages"))
+
+
+def test_history_accumulates_and_row_volume_flags_a_spike(spark, lake_config):
+    for run, new_rows in enumerate([10, 10, 10, 100]):
+        write(spark, lake_config, "silver.screens", [page(f"r{run}-{i}") for i in range(new_rows)])
+        verdict, = run_gate(spark, lake_config, ("silver.screens",), now=NOW)
+    history = delta.read_table(spark, QualityPaths.from_config(lake_config).history)
+    assert history.select("run_id").distinct().count() == 4
+    volume = {r["validated_at"]: r for r in history.filter("check = 'row_volume'").collect()}
+    assert len(volume) >= 1 and not [r for r in verdict.results if r.check.name == "row_volume"][0].success
+    assert verdict.passed  # row volume is a warning
+
+
+def test_users_add_checks_in_yaml_and_bad_files_are_named(spark, lake_config, tmp_path):
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "silver.pages.yaml").write_text(
+        "- name: home_only\n  kind: rows\n  unexpected: \"name <> 'Home'\"\n  severity: fail\n")
+    config = with_values(lake_config, quality={"suites_dir": str(suites)})
+    write(spark, config, "silver.pages", [page("a"), ("s", "b", "u", None, NOW, NOW, "Pricing")], PAGES)
+    with pytest.raises(DataQualityError, match="home_only"):
+        run_gate(spark, config, ("silver.pages",), now=NOW)
+    (suites / "silver.pages.yaml").write_text("- name: x\n  kind: rows\n  severity: drop\n")
+    with pytest.raises(ConfigError, match="silver.pages.yaml|needs 'unexpected'"):
+        load_suites(str(suites), 60, 60)
+    (suites / "silver.pages.yaml").write_text("- name: x\n  kind: volume\n  severity: drop\n")
+    with pytest.raises(ConfigError, match="only 'rows' checks can drop"):
+        load_suites(str(suites), 60, 60)
