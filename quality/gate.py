@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 import great_expectations as gx
 import great_expectations.expectations as gxe
 from great_expectations.data_context.types.base import ProgressBarsConfig
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (BooleanType, DoubleType, LongType, StringType, StructField, StructType,
                                TimestampType)
@@ -35,6 +35,7 @@ from lakehouse import delta
 from lakehouse.config import Config
 from lakehouse.errors import DataQualityError
 from lakehouse.tables import Lake, join
+from quality import report
 from quality.checks import Check, load_suites
 
 log = logging.getLogger("lakehouse.quality")
@@ -113,11 +114,12 @@ def _gx_expectation(check: Check):
     return cls(**dict(check.kwargs), meta={"check": check.name})
 
 
-def run_gx(table: str, frame_df: DataFrame, checks: list[Check]) -> dict[str, CheckResult]:
-    """Validate the GX-backed checks over one (cached) frame in one validation."""
+def run_gx(table: str, frame_df: DataFrame, checks: list[Check]) -> tuple[dict[str, CheckResult], object]:
+    """Validate the GX-backed checks over one (cached) frame in one validation; return the
+    results by check name and GX's validation result (None when no check needs GX)."""
     gx_checks = [c for c in checks if c.kind in ("rows", "expectation")]
     if not gx_checks:
-        return {}
+        return {}, None
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm bars in job logs
     batch_definition = (context.data_sources.add_spark("lake").add_dataframe_asset(table.replace(".", "_"))
@@ -140,7 +142,7 @@ def run_gx(table: str, frame_df: DataFrame, checks: list[Check]) -> dict[str, Ch
         if item.exception_info and item.exception_info.get("raised_exception"):
             raise DataQualityError(f"{table}: check {name!r} could not run: "
                                    f"{item.exception_info.get('exception_message')}")
-    return results
+    return results, validation
 
 
 def volume_result(check: Check, rows: int, previous_counts: list[int]) -> CheckResult:
@@ -186,6 +188,7 @@ def run_gate(spark: SparkSession, config: Config, tables: tuple[str, ...] = (), 
         if not delta.is_table(spark, path):
             continue
         verdicts.append(_validate(spark, table, path, checks, history_df, paths, run_id, now))
+    write_report(spark, config)
     failed = [v for v in verdicts if not v.passed]
     if failed and raise_on_failure:
         raise DataQualityError("quality gate failed for " + "; ".join(
@@ -201,7 +204,9 @@ def _validate(spark, table: str, path: str, checks: list[Check], history_df: Dat
     try:
         summary = frame_df.agg(F.count(F.lit(1)).alias("rows"),
                                (F.max("received_at") if "received_at" in frame_df.columns else F.lit(None)).alias("newest")).first()
-        results = run_gx(table, frame_df, checks)
+        results, validation = run_gx(table, frame_df, checks)
+        if validation is not None:
+            report.write_validation(paths.reports, run_id, table, validation)
         previous = [r["element_count"] for r in history_df.filter((F.col("table") == table) & (F.col("check") == "row_volume"))
                     .orderBy("validated_at").select("element_count").collect() if r["element_count"] is not None]
         for check in checks:
@@ -250,6 +255,20 @@ def _record(spark, verdict: Verdict, paths: QualityPaths, run_id: str, now: date
     gate_row = [(run_id, verdict.table, verdict.table_version, verdict.passed, ", ".join(verdict.failed),
                  ", ".join(verdict.warnings), verdict.dropped_rows, at)]
     delta.append(spark.createDataFrame(gate_row, GATE_SCHEMA), paths.gate)
+
+
+def write_report(spark: SparkSession, config: Config, runs: int = report.TREND_RUNS) -> str:
+    """Render the summary page from the last ``runs`` runs of the history; return its path."""
+    paths = QualityPaths.from_config(config)
+    if not delta.is_table(spark, paths.history):
+        raise DataQualityError(f"no quality history at {paths.history} yet; run `lakehouse quality` first")
+    history_df = delta.read_table(spark, paths.history)
+    recent = (history_df.groupBy("table", "run_id").agg(F.max("validated_at").alias("at"))
+              .withColumn("_n", F.row_number().over(Window.partitionBy("table").orderBy(F.col("at").desc())))
+              .filter(F.col("_n") <= runs).select("table", "run_id"))
+    history = [r.asDict() for r in history_df.join(recent, on=["table", "run_id"], how="left_semi").collect()]
+    gate = [r.asDict() for r in delta.read_table(spark, paths.gate).collect()]
+    return str(report.write_summary(paths.reports, history, gate))
 
 
 def latest_verdicts(spark: SparkSession, config: Config) -> dict[str, bool]:

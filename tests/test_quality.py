@@ -3,7 +3,10 @@ the export it blocks."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +102,24 @@ def test_users_add_checks_in_yaml_and_bad_files_are_named(spark, lake_config, tm
     (suites / "silver.pages.yaml").write_text("- name: x\n  kind: volume\n  severity: drop\n")
     with pytest.raises(ConfigError, match="only 'rows' checks can drop"):
         load_suites(str(suites), 60, 60)
+
+
+def test_the_html_report_opens_in_headless_chromium_and_shows_the_failing_check(spark, lake_config, tmp_path):
+    write(spark, lake_config, "silver.pages", [page("ok"), page(None)])
+    with pytest.raises(DataQualityError):
+        run_gate(spark, lake_config, ("silver.pages",), now=NOW)
+    report = Path(QualityPaths.from_config(lake_config).reports) / "quality.html"
+    command = [shutil.which("chromium") or "/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+               "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", f"--user-data-dir={tmp_path / 'chromium'}", "--enable-logging=stderr", "--v=0",
+               "--dump-dom", report.as_uri()]
+    shown = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    dom = shown.stdout
+    assert "1 of 1 tables did not pass: silver.pages" in dom
+    failing_row = dom[dom.index("<code>ids_not_null</code>"):].split("</tr>")[0]
+    assert 'class="failed">failed<' in failing_row and "<td>1</td>" in failing_row  # one unexpected row
+    console_errors = [line for line in shown.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert console_errors == []
+    gx_pages = list((report.parent / "gx").glob("*/silver.pages.html"))
+    assert gx_pages and "ids_not_null" in gx_pages[0].read_text()
