@@ -46,9 +46,9 @@ HISTORY_SCHEMA = StructType([StructField(n, t) for n, t in (
     ("unexpected_count", LongType()), ("element_count", LongType()), ("sample", StringType()),
     ("seconds", DoubleType()), ("validated_at", TimestampType()))])
 GATE_SCHEMA = StructType([StructField(n, t) for n, t in (
-    ("run_id", StringType()), ("table", StringType()), ("table_version", LongType()), ("passed", BooleanType()),
-    ("failed_checks", StringType()), ("warnings", StringType()), ("dropped_rows", LongType()),
-    ("decided_at", TimestampType()))])
+    ("run_id", StringType()), ("table", StringType()), ("table_version", LongType()), ("table_id", StringType()),
+    ("passed", BooleanType()), ("failed_checks", StringType()), ("warnings", StringType()), ("dropped_rows", LongType()),
+    ("validated_rows", LongType()), ("mode", StringType()), ("decided_at", TimestampType()))])
 QUARANTINE_SCHEMA = StructType([StructField(n, t) for n, t in (
     ("table", StringType()), ("check", StringType()), ("run_id", StringType()), ("table_version", LongType()),
     ("row", StringType()), ("quarantined_at", TimestampType()))])
@@ -86,14 +86,19 @@ class Verdict:
     passed: bool
     results: list[CheckResult]
     dropped_rows: int = 0
+    table_id: str = ""
+    validated_rows: int = 0
+    mode: str = "full"  # full | incremental (row checks on the new rows only) | unchanged (carried over)
+    failed_checks: tuple[str, ...] = ()  # for an unchanged table: the carried-over verdict's
+    warning_checks: tuple[str, ...] = ()
 
     @property
     def failed(self) -> list[str]:
-        return [r.check.name for r in self.results if not r.success and r.check.severity == "fail"]
+        return [r.check.name for r in self.results if not r.success and r.check.severity == "fail"] + list(self.failed_checks)
 
     @property
     def warnings(self) -> list[str]:
-        return [r.check.name for r in self.results if not r.success and r.check.severity != "fail"]
+        return [r.check.name for r in self.results if not r.success and r.check.severity != "fail"] + list(self.warning_checks)
 
 
 def table_path(lake: Lake, table: str) -> str:
@@ -114,16 +119,29 @@ def _gx_expectation(check: Check):
     return cls(**dict(check.kwargs), meta={"check": check.name})
 
 
-def run_gx(table: str, frame_df: DataFrame, checks: list[Check]) -> tuple[dict[str, CheckResult], object]:
-    """Validate the GX-backed checks over one (cached) frame in one validation; return the
-    results by check name and GX's validation result (None when no check needs GX)."""
+class GXRunner:
+    """One ephemeral Great Expectations context per gate run (a context costs a temp docs
+    site and seconds to build); each validation gets its own dataframe asset."""
+
+    def __init__(self):
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm bars in job logs
+        self.source = self.context.data_sources.add_spark("lake")
+        self._assets = 0
+
+    def batch_definition(self, table: str):
+        self._assets += 1
+        return (self.source.add_dataframe_asset(f"{table.replace('.', '_')}_{self._assets}")
+                .add_batch_definition_whole_dataframe("all"))
+
+
+def run_gx(runner: GXRunner, table: str, frame_df: DataFrame, checks: list[Check]) -> tuple[dict[str, CheckResult], object]:
+    """Validate ``checks`` (GX-backed kinds) over one (cached) frame in one validation; return the
+    results by check name and GX's validation result (None when there is nothing to validate)."""
     gx_checks = [c for c in checks if c.kind in ("rows", "expectation")]
     if not gx_checks:
         return {}, None
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm bars in job logs
-    batch_definition = (context.data_sources.add_spark("lake").add_dataframe_asset(table.replace(".", "_"))
-                        .add_batch_definition_whole_dataframe("all"))
+    batch_definition = runner.batch_definition(table)
     suite = gx.ExpectationSuite(name=table)
     for check in gx_checks:
         suite.add_expectation(_gx_expectation(check))
@@ -171,6 +189,10 @@ def run_gate(spark: SparkSession, config: Config, tables: tuple[str, ...] = (), 
              now: datetime | None = None) -> list[Verdict]:
     """Validate every table with a suite (or only ``tables``), act, record; see the module docstring.
 
+    A table unchanged since its last verdict (same Delta version and id) keeps that verdict without
+    a validation. A table that only grew since (its change feed has the new rows) runs its ``rows``
+    checks on the new rows only; the table-wide checks (uniqueness, volume, freshness) see it all.
+
     Raises:
         DataQualityError: a table did not pass (after every table's verdict was recorded).
     """
@@ -180,14 +202,32 @@ def run_gate(spark: SparkSession, config: Config, tables: tuple[str, ...] = (), 
         delta.ensure_table(spark, path, schema)
     run_id, now = uuid.uuid4().hex[:16], now or datetime.now(timezone.utc)
     history_df = delta.read_table(spark, paths.history)
-    verdicts = []
+    last = {r["table"]: r for r in (delta.read_table(spark, paths.gate).groupBy("table")
+                                    .agg(F.max_by(F.struct(*GATE_SCHEMA.names), F.struct("decided_at", "table_version")).alias("g"))
+                                    .select("table", "g").collect())}
+    runner, verdicts, history_rows = None, [], []
     for table, checks in suites.items():
         if tables and table not in tables:
             continue
         path = table_path(lake, table)
         if not delta.is_table(spark, path):
             continue
-        verdicts.append(_validate(spark, table, path, checks, history_df, paths, run_id, now))
+        version, table_id = delta.version_and_id(spark, path)
+        previous = last.get(table)
+        previous = previous["g"] if previous is not None else None
+        if previous is not None and (previous["table_version"], previous["table_id"]) == (version, table_id):
+            verdicts.append(Verdict(table, version, previous["passed"], [], 0, table_id, 0, "unchanged",
+                                    tuple(filter(None, (previous["failed_checks"] or "").split(", "))),
+                                    tuple(filter(None, (previous["warnings"] or "").split(", ")))))
+            log.info("%s v%d: unchanged since run %s, %s", table, version, previous["run_id"],
+                     "passed" if previous["passed"] else "still failed")
+            continue
+        since = previous["table_version"] if previous is not None and previous["table_id"] == table_id else None
+        runner = runner or GXRunner()
+        verdict, rows = _validate(spark, runner, table, path, checks, history_df, paths, run_id, now, since)
+        verdicts.append(verdict)
+        history_rows += rows
+    _record(spark, verdicts, history_rows, paths, run_id, now)
     write_report(spark, config)
     failed = [v for v in verdicts if not v.passed]
     if failed and raise_on_failure:
@@ -196,17 +236,43 @@ def run_gate(spark: SparkSession, config: Config, tables: tuple[str, ...] = (), 
     return verdicts
 
 
-def _validate(spark, table: str, path: str, checks: list[Check], history_df: DataFrame, paths: QualityPaths,
-              run_id: str, now: datetime) -> Verdict:
+def _new_rows(spark, path: str, since: int | None, version: int, columns: list[str]) -> DataFrame | None:
+    """Rows inserted or updated after version ``since`` (None: no usable change feed)."""
+    if since is None or since >= version:
+        return None
+    try:
+        changes_df = delta.read_changes(spark, path, since + 1, version)
+        changes_df.schema
+    except Exception as exc:  # noqa: BLE001 - no feed for these versions: validate everything
+        log.info("%s: no change feed for versions %d-%d (%s); validating the whole table", path, since + 1, version,
+                 str(exc).splitlines()[0][:120])
+        return None
+    return changes_df.filter(F.col("_change_type").isin("insert", "update_postimage")).select(*columns)
+
+
+def _validate(spark, runner: GXRunner, table: str, path: str, checks: list[Check], history_df: DataFrame,
+              paths: QualityPaths, run_id: str, now: datetime, since: int | None) -> tuple[Verdict, list[tuple]]:
     started = time.monotonic()
-    version, _ = delta.version_and_id(spark, path)
+    version, table_id = delta.version_and_id(spark, path)
     frame_df = delta.read_version(spark, path, version).cache()
+    new_df = None if table.startswith("gold.") else _new_rows(spark, path, since, version, frame_df.columns)
+    new_df = new_df.cache() if new_df is not None else None
+    row_checks = [c for c in checks if c.kind == "rows"]
     try:
         summary = frame_df.agg(F.count(F.lit(1)).alias("rows"),
                                (F.max("received_at") if "received_at" in frame_df.columns else F.lit(None)).alias("newest")).first()
-        results, validation = run_gx(table, frame_df, checks)
-        if validation is not None:
-            report.write_validation(paths.reports, run_id, table, validation)
+        timings = {"read": time.monotonic() - started}
+        if new_df is None:
+            results, validation = run_gx(runner, table, frame_df, checks)
+            validated = [validation]
+        else:  # row checks on the new rows, table-wide expectations on the whole table
+            results, new_validation = run_gx(runner, table, new_df, row_checks)
+            wide, wide_validation = run_gx(runner, table, frame_df, [c for c in checks if c.kind == "expectation"])
+            results.update(wide)
+            validated = [new_validation, wide_validation]
+        timings["gx"] = time.monotonic() - started - timings["read"]
+        for index, validation in enumerate(v for v in validated if v is not None):
+            report.write_validation(paths.reports, run_id, table if not index else f"{table}.table_wide", validation)
         previous = [r["element_count"] for r in history_df.filter((F.col("table") == table) & (F.col("check") == "row_volume"))
                     .orderBy("validated_at").select("element_count").collect() if r["element_count"] is not None]
         for check in checks:
@@ -215,18 +281,28 @@ def _validate(spark, table: str, path: str, checks: list[Check], history_df: Dat
             elif check.kind == "freshness":
                 results[check.name] = freshness_result(check, summary["newest"], now)
         dropped = _drop(spark, table, path, version, [results[c.name] for c in checks if c.severity == "drop"],
-                        frame_df, paths, run_id, now)
+                        new_df if new_df is not None else frame_df, paths, run_id, now)
+        validated_rows = new_df.count() if new_df is not None else summary["rows"]
     finally:
         frame_df.unpersist()
+        if new_df is not None:
+            new_df.unpersist()
     ordered = [results[c.name] for c in checks]
-    verdict = Verdict(table, delta.version_and_id(spark, path)[0], True, ordered, dropped)
+    version_after, _ = delta.version_and_id(spark, path)
+    verdict = Verdict(table, version_after, True, ordered, dropped, table_id, validated_rows,
+                      "full" if new_df is None else "incremental")
     verdict.passed = not verdict.failed
-    _record(spark, verdict, paths, run_id, now, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    at = now.replace(tzinfo=None)
+    rows = [(run_id, table, version_after, r.check.name, r.check.kind, r.check.severity, r.success, r.observed_value,
+             r.unexpected_count, r.element_count, json.dumps(r.sample, default=str)[:2000], seconds, at) for r in ordered]
     level = logging.INFO if verdict.passed else logging.ERROR
-    log.log(level, "%s v%d: %s%s%s", table, version, "passed" if verdict.passed else "FAILED " + ", ".join(verdict.failed),
+    log.log(level, "%s v%d (%s, %d rows, %.1fs: read %.1fs, GX %.1fs): %s%s%s", table, version, verdict.mode,
+            validated_rows, seconds, timings["read"], timings["gx"],
+            "passed" if verdict.passed else "FAILED " + ", ".join(verdict.failed),
             f"; warnings {', '.join(verdict.warnings)}" if verdict.warnings else "",
             f"; {dropped} rows moved to quality quarantine" if dropped else "")
-    return verdict
+    return verdict, rows
 
 
 def _drop(spark, table, path, version, results: list[CheckResult], frame_df: DataFrame, paths: QualityPaths,
@@ -246,15 +322,16 @@ def _drop(spark, table, path, version, results: list[CheckResult], frame_df: Dat
     return delta.delete_where(spark, path, condition)
 
 
-def _record(spark, verdict: Verdict, paths: QualityPaths, run_id: str, now: datetime, seconds: float) -> None:
+def _record(spark, verdicts: list[Verdict], history_rows: list[tuple], paths: QualityPaths, run_id: str,
+            now: datetime) -> None:
+    """The run's history rows and verdicts, one append each (two commits per run, not per table)."""
     at = now.replace(tzinfo=None)
-    rows = [(run_id, verdict.table, verdict.table_version, r.check.name, r.check.kind, r.check.severity, r.success,
-             r.observed_value, r.unexpected_count, r.element_count, json.dumps(r.sample, default=str)[:2000],
-             seconds, at) for r in verdict.results]
-    delta.append(spark.createDataFrame(rows, HISTORY_SCHEMA), paths.history)
-    gate_row = [(run_id, verdict.table, verdict.table_version, verdict.passed, ", ".join(verdict.failed),
-                 ", ".join(verdict.warnings), verdict.dropped_rows, at)]
-    delta.append(spark.createDataFrame(gate_row, GATE_SCHEMA), paths.gate)
+    if history_rows:
+        delta.append(spark.createDataFrame(history_rows, HISTORY_SCHEMA), paths.history)
+    gate_rows = [(run_id, v.table, v.table_version, v.table_id, v.passed, ", ".join(v.failed), ", ".join(v.warnings),
+                  v.dropped_rows, v.validated_rows, v.mode, at) for v in verdicts]
+    if gate_rows:
+        delta.append(spark.createDataFrame(gate_rows, GATE_SCHEMA), paths.gate)
 
 
 def write_report(spark: SparkSession, config: Config, runs: int = report.TREND_RUNS) -> str:
@@ -277,5 +354,5 @@ def latest_verdicts(spark: SparkSession, config: Config) -> dict[str, bool]:
     if not delta.is_table(spark, gate):
         return {}
     rows = (delta.read_table(spark, gate).groupBy("table")
-            .agg(F.max_by("passed", "decided_at").alias("passed")).collect())
+            .agg(F.max_by("passed", F.struct("decided_at", "table_version")).alias("passed")).collect())
     return {r["table"]: bool(r["passed"]) for r in rows}

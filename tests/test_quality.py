@@ -77,11 +77,16 @@ def test_a_failed_table_is_not_exported_and_the_others_are(spark, lake_config, t
 
 
 def test_history_accumulates_and_row_volume_flags_a_spike(spark, lake_config):
+    modes = []
     for run, new_rows in enumerate([10, 10, 10, 100]):
         write(spark, lake_config, "silver.screens", [page(f"r{run}-{i}") for i in range(new_rows)])
         verdict, = run_gate(spark, lake_config, ("silver.screens",), now=NOW)
+        modes.append((verdict.mode, verdict.validated_rows))
+    assert modes == [("full", 10), ("incremental", 10), ("incremental", 10), ("incremental", 100)]
+    unchanged, = run_gate(spark, lake_config, ("silver.screens",), now=NOW)  # nothing new: the verdict stands
+    assert (unchanged.mode, unchanged.passed) == ("unchanged", True)
     history = delta.read_table(spark, QualityPaths.from_config(lake_config).history)
-    assert history.select("run_id").distinct().count() == 4
+    assert history.select("run_id").distinct().count() == 4  # the unchanged run validated nothing
     volume = {r["validated_at"]: r for r in history.filter("check = 'row_volume'").collect()}
     assert len(volume) >= 1 and not [r for r in verdict.results if r.check.name == "row_volume"][0].success
     assert verdict.passed  # row volume is a warning
