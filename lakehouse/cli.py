@@ -71,6 +71,13 @@ def _register_core(commands) -> None:
                               description="Print the effective configuration (defaults, file, environment).")
     cfg.set_defaults(func=cmd_config)
 
+    maintain = commands.add_parser(
+        "maintain", help="OPTIMIZE recent partitions and VACUUM every table of the lake",
+        description="Compact the last maintain.recent_days received_date partitions of every Delta table "
+                    "(bronze, silver, gold, quality, metrics) into large files, then VACUUM files older than "
+                    "maintain.vacuum_retention_hours (at least 7 days, so restarted streams find their versions).")
+    maintain.add_argument("--no-vacuum", action="store_true", help="compact only")
+    maintain.set_defaults(func=cmd_maintain)
     demo = commands.add_parser("demo", help="generate events and run the pipeline on the embedded default "
                                             "(bronze, silver, gold, export into the DuckDB warehouse)",
                                description="Generate a day of clickstream with trouble mixed in, ingest it "
@@ -161,6 +168,19 @@ def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
     print_bronze_summary(ctx.spark(), ctx.config)
     print(f"warehouse:         {WarehouseURL.parse(ctx.config.warehouse.url).redacted()} "
           f"(schema {ctx.config.warehouse.schema})")
+    return 0
+
+
+def cmd_maintain(args: argparse.Namespace, ctx: Context) -> int:
+    from lakehouse.maintenance import maintain
+
+    settings = ctx.config.maintain
+    results = maintain(ctx.spark(), ctx.config.lake.dir, recent_days=settings.recent_days,
+                       retention_hours=settings.vacuum_retention_hours, vacuum=not args.no_vacuum)
+    for item in results:
+        print(f"{item.table:48} {item.files_removed:>6} files -> {item.files_added:<4}"
+              f"{'  vacuumed' if item.vacuumed else ''}")
+    print(f"maintain: {len(results)} tables, {sum(r.files_removed for r in results):,} small files compacted")
     return 0
 
 

@@ -156,6 +156,17 @@ class WarehouseConfig:
 
 
 @dataclass(frozen=True)
+class MaintainConfig:
+    """``lakehouse maintain``: compaction and cleanup of every table."""
+
+    # Partitions (days of received_date) that OPTIMIZE compacts; older ones were compacted before.
+    recent_days: int = 2
+    # VACUUM keeps the files of this many hours of versions; at least 168 (streams that were down
+    # read the versions they missed).
+    vacuum_retention_hours: int = 168
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; build it with :func:`load_config`."""
 
@@ -167,6 +178,7 @@ class Config:
     gold: GoldConfig = field(default_factory=GoldConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     warehouse: WarehouseConfig = field(default_factory=WarehouseConfig)
+    maintain: MaintainConfig = field(default_factory=MaintainConfig)
 
 
 def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -211,6 +223,7 @@ _SECTIONS = {
     "gold": GoldConfig,
     "quality": QualityConfig,
     "warehouse": WarehouseConfig,
+    "maintain": MaintainConfig,
 }
 
 
@@ -331,6 +344,9 @@ def validate(config: Config) -> None:
         (config.gold.session_gap_minutes > 0, "gold.session_gap_minutes", "must be a positive number of minutes"),
         (config.quality.skew_minutes >= 0, "quality.skew_minutes", "must be 0 or more minutes"),
         (config.quality.max_lag_minutes > 0, "quality.max_lag_minutes", "must be a positive number of minutes"),
+        (config.maintain.recent_days >= 0, "maintain.recent_days", "must be 0 or more days"),
+        (config.maintain.vacuum_retention_hours >= 168, "maintain.vacuum_retention_hours",
+         "must be at least 168 (7 days): a stream that was down reads the versions it missed"),
         (config.warehouse.schema.strip() != "", "warehouse.schema", "must name a schema such as analytics"),
         (all(s.strip() for s in config.warehouse.tenant_schemas.values()), "warehouse.tenant_schemas",
          "must map each source id to a non-empty schema name"),

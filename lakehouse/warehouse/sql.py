@@ -10,7 +10,9 @@ The load a warehouse runs for one table (see :mod:`lakehouse.warehouse.base`)::
     LOCK s._lakehouse_loads                      -- postgres, redshift: one loader at a time
     SELECT 1 FROM s._lakehouse_loads WHERE ...   -- this range already loaded? then stop
     CREATE TABLE IF NOT EXISTS s.t (...);  ALTER TABLE s.t ADD COLUMN c ...  (one per column)
-    CREATE TEMP TABLE stage (...);  COPY stage ...
+    DELETE FROM s.t                              -- replace mode (a rebuilt model, a first load)
+    COPY s.t ...                                 -- a new or replaced table (not Redshift: by position)
+    CREATE TEMP TABLE stage (...);  COPY stage ...   -- otherwise, to merge:
     DELETE FROM s.t USING stage WHERE t.k = stage.k;  INSERT INTO s.t (...) SELECT ... FROM stage
     INSERT INTO s._lakehouse_loads VALUES (...)
 """
