@@ -78,6 +78,14 @@ def _register_core(commands) -> None:
                     "maintain.vacuum_retention_hours (at least 7 days, so restarted streams find their versions).")
     maintain.add_argument("--no-vacuum", action="store_true", help="compact only")
     maintain.set_defaults(func=cmd_maintain)
+    status = commands.add_parser(
+        "status", help="freshness, rows, last export and last quality verdict of every table",
+        description="Per layer and table: Delta version, rows, newest received_at and its lag, the last load "
+                    "into the warehouse (from its ledger) and the last quality gate verdict. Exits 4 when a "
+                    "bronze.events or silver.tracks misses status.max_lag_minutes.")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--no-warehouse", action="store_true", help="do not connect to the warehouse")
+    status.set_defaults(func=cmd_status)
     demo = commands.add_parser("demo", help="generate events and run the pipeline on the embedded default "
                                             "(bronze, silver, gold, export into the DuckDB warehouse)",
                                description="Generate a day of clickstream with trouble mixed in, ingest it "
@@ -181,6 +189,28 @@ def cmd_maintain(args: argparse.Namespace, ctx: Context) -> int:
         print(f"{item.table:48} {item.files_removed:>6} files -> {item.files_added:<4}"
               f"{'  vacuumed' if item.vacuumed else ''}")
     print(f"maintain: {len(results)} tables, {sum(r.files_removed for r in results):,} small files compacted")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
+    from lakehouse import status
+    from lakehouse.warehouse import open_warehouse
+
+    loads = None
+    if not args.no_warehouse:
+        wh = ctx.config.warehouse
+        try:
+            with open_warehouse(wh.url, password_env=wh.password_env, s3_endpoint_url=wh.s3_endpoint_url) as warehouse:
+                loads = warehouse.latest_loads(wh.schema)
+        except Exception as exc:  # noqa: BLE001 - status reports what it can; the warehouse may be down
+            print(f"status: warehouse not reachable ({type(exc).__name__}); export columns left empty", file=sys.stderr)
+    statuses = status.collect(ctx.spark(), ctx.config, warehouse_loads=loads)
+    print(status.to_json(statuses) if args.json else status.render(statuses))
+    late = [s.table for s in statuses if s.fresh is False]
+    if late:
+        print(f"status: freshness objective ({ctx.config.status.max_lag_minutes} min) missed by {', '.join(late)}",
+              file=sys.stderr)
+        return 4
     return 0
 
 

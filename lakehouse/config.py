@@ -167,6 +167,15 @@ class MaintainConfig:
 
 
 @dataclass(frozen=True)
+class StatusConfig:
+    """``lakehouse status``."""
+
+    # Freshness objective of bronze.events and silver.tracks (newest received_at at most this old);
+    # 0: none. When missed, `lakehouse status` exits 4.
+    max_lag_minutes: int = 0
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; build it with :func:`load_config`."""
 
@@ -179,6 +188,7 @@ class Config:
     quality: QualityConfig = field(default_factory=QualityConfig)
     warehouse: WarehouseConfig = field(default_factory=WarehouseConfig)
     maintain: MaintainConfig = field(default_factory=MaintainConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
 
 
 def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -224,6 +234,7 @@ _SECTIONS = {
     "quality": QualityConfig,
     "warehouse": WarehouseConfig,
     "maintain": MaintainConfig,
+    "status": StatusConfig,
 }
 
 
@@ -344,6 +355,7 @@ def validate(config: Config) -> None:
         (config.gold.session_gap_minutes > 0, "gold.session_gap_minutes", "must be a positive number of minutes"),
         (config.quality.skew_minutes >= 0, "quality.skew_minutes", "must be 0 or more minutes"),
         (config.quality.max_lag_minutes > 0, "quality.max_lag_minutes", "must be a positive number of minutes"),
+        (config.status.max_lag_minutes >= 0, "status.max_lag_minutes", "must be 0 (no objective) or more minutes"),
         (config.maintain.recent_days >= 0, "maintain.recent_days", "must be 0 or more days"),
         (config.maintain.vacuum_retention_hours >= 168, "maintain.vacuum_retention_hours",
          "must be at least 168 (7 days): a stream that was down reads the versions it missed"),

@@ -38,6 +38,9 @@ class Lake:
     def gold(self, table: str) -> str:
         return join(self.root, "gold", table)
 
+    def quality(self, name: str) -> str:
+        return join(self.root, "quality", name)
+
     def metrics(self, name: str) -> str:
         return join(self.root, "metrics", name)
 

@@ -64,9 +64,8 @@ class QualityPaths:
     @classmethod
     def from_config(cls, config: Config) -> "QualityPaths":
         lake = Lake(config.lake.dir)
-        root = join(lake.root, "quality")
-        return cls(config.quality.history_path or join(root, "history"), join(root, "gate"),
-                   join(root, "quarantine"), config.quality.reports_dir or join(lake.root, "reports"))
+        return cls(config.quality.history_path or lake.quality("history"), lake.quality("gate"),
+                   lake.quality("quarantine"), config.quality.reports_dir or join(lake.root, "reports"))
 
 
 @dataclass

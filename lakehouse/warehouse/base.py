@@ -169,6 +169,12 @@ class Warehouse(ABC):
             return {}
         return {(name, lake): int(version) for name, lake, version in self.query(q.ledger_versions(schema, self.dialect))}
 
+    def latest_loads(self, schema: str) -> dict[str, tuple]:
+        """``{table name: (to_version, rows_loaded, loaded_at)}`` of each table's newest load."""
+        if not self.columns(q.ledger(schema)):
+            return {}
+        return {row[0]: tuple(row[1:]) for row in self.query(q.ledger_latest(schema, self.dialect))}
+
     def load(self, load: Load) -> LoadResult:
         """Load one staged change set in a single transaction (see the module docstring).
 

@@ -251,6 +251,18 @@ def ledger_versions(schema: str, dialect: str) -> str:
             .group_by(*columns).sql(dialect))
 
 
+def ledger_latest(schema: str, dialect: str) -> str:
+    """Each table's newest ledger row: ``(table_name, to_version, rows_loaded, loaded_at)``."""
+    columns = ["table_name", "to_version", "rows_loaded", "loaded_at"]
+    ranked = (exp.select(*[exp.column(ident(c)) for c in columns],
+                         exp.alias_(exp.Window(this=exp.RowNumber(), partition_by=[exp.column(ident("table_name"))],
+                                               order=exp.Order(expressions=[exp.Ordered(this=exp.column(ident("loaded_at")), desc=True)])),
+                                    "rank_"))
+              .from_(table(ledger(schema))))
+    return (exp.select(*[exp.column(ident(c)) for c in columns]).from_(ranked.subquery("l"))
+            .where(exp.EQ(this=exp.column("rank_"), expression=lit(1))).sql(dialect))
+
+
 def lock(target: Target, dialect: str) -> str | None:
     """Serialise loaders on the ledger (PostgreSQL, Redshift); DuckDB has one writer anyway."""
     if dialect == "duckdb":
