@@ -53,7 +53,7 @@ def collect(spark: SparkSession, config: Config, *, now: datetime | None = None,
     (:meth:`Warehouse.latest_loads`), or None when the warehouse was not asked."""
     lake, now = Lake(config.lake.dir), (now or datetime.now(timezone.utc)).replace(tzinfo=None)
     objective = config.status.max_lag_minutes
-    verdicts = _verdicts(spark, lake)
+    verdicts = gate_verdicts(spark, lake)
     statuses = []
     for table, path in lake_tables(spark, lake.root):
         table_df = delta.read_table(spark, path)
@@ -75,7 +75,8 @@ def collect(spark: SparkSession, config: Config, *, now: datetime | None = None,
     return statuses
 
 
-def _verdicts(spark: SparkSession, lake: Lake) -> dict[str, bool]:
+def gate_verdicts(spark: SparkSession, lake: Lake) -> dict[str, bool]:
+    """``{"silver.tracks": passed, ...}`` from each table's latest quality gate decision."""
     path = lake.quality("gate")
     if not delta.is_table(spark, path):
         return {}

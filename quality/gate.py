@@ -34,6 +34,7 @@ from pyspark.sql.types import (BooleanType, DoubleType, LongType, StringType, St
 from lakehouse import delta
 from lakehouse.config import Config
 from lakehouse.errors import DataQualityError
+from lakehouse.status import gate_verdicts
 from lakehouse.tables import Lake, join
 from quality import report
 from quality.checks import Check, load_suites
@@ -354,9 +355,4 @@ def write_report(spark: SparkSession, config: Config, runs: int = report.TREND_R
 
 def latest_verdicts(spark: SparkSession, config: Config) -> dict[str, bool]:
     """``{"silver.tracks": passed, ...}`` from each table's latest gate decision."""
-    gate = QualityPaths.from_config(config).gate
-    if not delta.is_table(spark, gate):
-        return {}
-    rows = (delta.read_table(spark, gate).groupBy("table")
-            .agg(F.max_by("passed", F.struct("decided_at", "table_version")).alias("passed")).collect())
-    return {r["table"]: bool(r["passed"]) for r in rows}
+    return gate_verdicts(spark, Lake(config.lake.dir))
