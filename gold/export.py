@@ -24,14 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (BooleanType, DateType, DoubleType, FloatType, IntegerType, LongType, ShortType,
                                StringType, TimestampType)
 
 from lakehouse import delta
 from lakehouse.config import Config
-from lakehouse.tables import Lake, join
+from lakehouse.tables import Lake, join, local_path
 from lakehouse.warehouse import MERGE, REPLACE, Load, LoadResult, Target, Warehouse, open_warehouse
 
 log = logging.getLogger("lakehouse.export")
@@ -128,18 +128,6 @@ def warehouse_columns(df: DataFrame) -> tuple[DataFrame, tuple[tuple[str, str], 
     return df.select(*selected), tuple(columns)
 
 
-def latest_images(changes_df: DataFrame, keys: tuple[str, ...]) -> DataFrame:
-    """One row per key: its newest inserted or updated image in the change feed."""
-    newest = Window.partitionBy(*keys).orderBy(F.col("_commit_version").desc())
-    return (
-        changes_df
-        .filter(F.col("_change_type").isin("insert", "update_postimage"))
-        .withColumn("_rank", F.row_number().over(newest))
-        .filter(F.col("_rank") == 1)
-        .drop("_rank", "_change_type", "_commit_version", "_commit_timestamp")
-    )
-
-
 @dataclass(frozen=True)
 class Plan:
     rows_df: DataFrame | None  # None: nothing to load
@@ -154,20 +142,17 @@ def plan(spark: SparkSession, table: ExportTable, last: int | None, current: int
         return Plan(None, table.mode, current, current)
     if table.mode == REPLACE or last is None:
         return Plan(delta.read_version(spark, table.path, current), REPLACE, 0 if last is None else last + 1, current)
-    try:
-        changes_df = delta.read_changes(spark, table.path, last + 1, current)
-        changes_df.schema  # resolves now: fails if the feed is not there for these versions
-    except Exception as exc:  # noqa: BLE001 - Delta raises several types for a missing feed
-        log.warning("%s: no change feed for versions %d-%d (%s); loading the whole table",
-                    table.name, last + 1, current, str(exc).splitlines()[0][:200])
+    changes_df = delta.read_changes(spark, table.path, last + 1, current)
+    if changes_df is None:
+        log.warning("%s: no change feed for versions %d-%d; loading the whole table", table.name, last + 1, current)
         return Plan(delta.read_version(spark, table.path, current), REPLACE, last + 1, current)
-    return Plan(latest_images(changes_df, table.keys), MERGE, last + 1, current)
+    return Plan(delta.latest_images(changes_df, table.keys), MERGE, last + 1, current)
 
 
 def stage(rows_df: DataFrame, folder: str, file_rows: int) -> list[str]:
     """Write ``rows_df`` as Parquet files of at most ``file_rows`` rows; return the local files."""
+    local = local_path(folder, "warehouse.staging_dir")  # before writing: a remote folder would glob to no files
     rows_df.write.mode("overwrite").option("maxRecordsPerFile", file_rows).parquet(folder)
-    local = folder[len("file:"):] if folder.startswith("file:") else folder
     return sorted(glob.glob(f"{local}/*.parquet"))
 
 
@@ -197,6 +182,7 @@ def run_export(spark: SparkSession, config: Config, *, tables: tuple[str, ...] =
     opener = opener or (lambda url: open_warehouse(url, password_env=wh.password_env,
                                                    s3_endpoint_url=wh.s3_endpoint_url, query_group=wh.query_group))
     staging_root = wh.staging_dir or join(lake.root, "_staging", "export")
+    local_path(staging_root, "warehouse.staging_dir")  # fail before any work when it is remote (s3a:// lake)
     all_routes = routes(config)
     selected = []
     for table in export_tables(spark, lake):
@@ -212,14 +198,14 @@ def run_export(spark: SparkSession, config: Config, *, tables: tuple[str, ...] =
             loaded = warehouse.loaded_versions(route.schema)
             futures = [pool.submit(_prepare, spark, route, all_routes, table, loaded, staging_root, wh.file_rows)
                        for table in selected]
+            loaded_count = 0
             try:
                 for table, future in zip(selected, futures):
-                    results.append(_load(warehouse, route, table, future.result()))
-            finally:
-                for future in futures:
-                    future.cancel()
-                for future in futures:
-                    if not future.cancelled() and future.exception() is None and future.result() is not None:
+                    results.append(_load(warehouse, route, table, future.result()))  # removes its staged files
+                    loaded_count += 1
+            finally:  # after a failure: drop what was staged but never loaded
+                for future in futures[loaded_count:]:
+                    if not future.cancel() and future.exception() is None and future.result() is not None:
                         _remove(future.result()[1])
     return results
 
@@ -253,4 +239,4 @@ def _load(warehouse: Warehouse, route: Route, table: ExportTable, prepared: tupl
 
 
 def _remove(folder: str) -> None:
-    shutil.rmtree(folder[len("file:"):] if folder.startswith("file:") else folder, ignore_errors=True)
+    shutil.rmtree(local_path(folder, "warehouse.staging_dir"), ignore_errors=True)

@@ -83,9 +83,8 @@ def run_gold(spark: SparkSession, config: Config, only: tuple[str, ...] = ()) ->
         if only and name not in only:
             continue
         started = time.monotonic()
-        delta.overwrite(frames[name], lake.gold(name), partition_by=PARTITIONS.get(name, ()))
+        rows = delta.overwrite(frames[name], lake.gold(name), partition_by=PARTITIONS.get(name, ()))
         delta.register(spark, config.lake.catalog, f"gold_{name}", lake.gold(name))
-        rows = delta.read_table(spark, lake.gold(name)).count()
         results.append(GoldResult(name, rows, time.monotonic() - started))
         log.info("gold.%s: %d rows in %.1fs", name, rows, results[-1].seconds)
     person_df.unpersist()

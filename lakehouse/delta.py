@@ -7,14 +7,18 @@ a no-op (Delta's ``txnAppId``/``txnVersion`` idempotent writes).
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Mapping, Sequence
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from lakehouse.sqltext import literal, quote
+
+log = logging.getLogger("lakehouse.delta")
 
 
 def ensure_table(spark: SparkSession, path: str, schema: StructType, partition_by: Sequence[str] = (),
@@ -93,11 +97,39 @@ def read_version(spark: SparkSession, path: str, version: int) -> DataFrame:
     return spark.read.format("delta").option("versionAsOf", version).load(path)
 
 
-def read_changes(spark: SparkSession, path: str, from_version: int, to_version: int) -> DataFrame:
+def read_changes(spark: SparkSession, path: str, from_version: int, to_version: int) -> DataFrame | None:
     """Change Data Feed rows of versions ``from_version..to_version`` (inclusive), with
-    ``_change_type`` and ``_commit_version``. Raises when the feed was not enabled for them."""
-    return (spark.read.format("delta").option("readChangeFeed", "true")
-            .option("startingVersion", from_version).option("endingVersion", to_version).load(path))
+    ``_change_type`` and ``_commit_version``; None when the feed does not cover them (not
+    enabled then, or cleaned up), so callers fall back to reading the whole table."""
+    try:
+        changes_df = (spark.read.format("delta").option("readChangeFeed", "true")
+                      .option("startingVersion", from_version).option("endingVersion", to_version).load(path))
+        changes_df.schema  # resolves now: fails here if the feed is not there for these versions
+    except Exception as exc:  # noqa: BLE001 - Delta raises several types for a missing feed
+        log.info("%s: no change feed for versions %d-%d (%s)", path, from_version, to_version,
+                 str(exc).splitlines()[0][:160])
+        return None
+    return changes_df
+
+
+def latest_images(changes_df: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """One row per key that exists after the changes: its newest inserted or updated image.
+
+    A key whose newest change is a delete (a quality drop, a GDPR deletion) yields no row, even
+    when it was inserted in the same range. Without ``keys``, every inserted or updated row."""
+    live = F.col("_change_type").isin("insert", "update_postimage")
+    cdf_columns = ("_change_type", "_commit_version", "_commit_timestamp")
+    if not keys:
+        return changes_df.filter(live).drop(*cdf_columns)
+    # Newest version first; within one version (a rewrite) the live image before the delete.
+    newest = Window.partitionBy(*keys).orderBy(F.col("_commit_version").desc(), F.col("_change_type") == "delete")
+    return (
+        changes_df
+        .filter(live | (F.col("_change_type") == "delete"))
+        .withColumn("_rank", F.row_number().over(newest))
+        .filter((F.col("_rank") == 1) & live)
+        .drop("_rank", *cdf_columns)
+    )
 
 
 def table_id(spark: SparkSession, path: str) -> str:
@@ -121,12 +153,19 @@ def version_and_id(spark: SparkSession, path: str) -> tuple[int, str]:
         return current_version(spark, path), table_id(spark, path)
 
 
-def overwrite(df: DataFrame, path: str, *, partition_by: Sequence[str] = ()) -> None:
-    """Replace the table's content (and schema) with ``df`` in one commit."""
+def overwrite(df: DataFrame, path: str, *, partition_by: Sequence[str] = ()) -> int:
+    """Replace the table's content (and schema) with ``df`` in one commit; return the rows written
+    (from the commit's metrics, not a second read)."""
     writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(path)
+    return int(_last_commit(df.sparkSession, path)["operationMetrics"].get("numOutputRows", 0))
+
+
+def _last_commit(spark: SparkSession, path: str):
+    """The newest commit's history row (version, operation, operationMetrics, ...)."""
+    return DeltaTable.forPath(spark, path).history(1).first()
 
 
 def run_parallel(writes: Sequence[Callable[[], None]], parallelism: int) -> None:
@@ -153,31 +192,34 @@ def remove_tree(spark: SparkSession, path: str) -> bool:
     For rebuilds (``--full-refresh``): the tables under it stop existing, no history is kept.
     Returns whether anything was there.
     """
-    jvm = spark.sparkContext._jvm
-    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs, hadoop_path = _file_system(spark, path)
     return bool(fs.delete(hadoop_path, True))
+
+
+def _file_system(spark: SparkSession, path: str):
+    """``(Hadoop FileSystem, Path)`` for ``path`` on whatever file system it is."""
+    hadoop_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path)
+    return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
 
 
 def delete_where(spark: SparkSession, path: str, condition: str) -> int:
     """Delete the rows matching the SQL ``condition``; return how many were deleted."""
     before = current_version(spark, path)
     DeltaTable.forPath(spark, path).delete(condition)
-    history = DeltaTable.forPath(spark, path).history(1).first()
-    if history["version"] == before:
+    commit = _last_commit(spark, path)
+    if commit["version"] == before:
         return 0
-    return int((history["operationMetrics"] or {}).get("numDeletedRows", 0))
+    return int((commit["operationMetrics"] or {}).get("numDeletedRows", 0))
 
 
 def child_tables(spark: SparkSession, path: str) -> list[str]:
     """Names of the folders directly under ``path`` that hold a Delta table (any file system)."""
-    jvm = spark.sparkContext._jvm
-    root = jvm.org.apache.hadoop.fs.Path(path)
-    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs, root = _file_system(spark, path)
     if not fs.exists(root):
         return []
+    log_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
     return sorted(status.getPath().getName() for status in fs.listStatus(root)
-                  if status.isDirectory() and fs.exists(jvm.org.apache.hadoop.fs.Path(status.getPath(), "_delta_log")))
+                  if status.isDirectory() and fs.exists(log_path(status.getPath(), "_delta_log")))
 
 
 def ensure_columns(spark: SparkSession, path: str, columns: Sequence[tuple[str, str]],

@@ -50,12 +50,13 @@ def maintain(spark: SparkSession, lake_root: str, *, recent_days: int, retention
     since = (today or date.today()) - timedelta(days=recent_days)
     results = []
     for table, path in lake_tables(spark, lake_root):
-        builder = DeltaTable.forPath(spark, path).optimize()
-        if PARTITION_COLUMN in DeltaTable.forPath(spark, path).detail().first()["partitionColumns"]:
+        table_handle = DeltaTable.forPath(spark, path)
+        builder = table_handle.optimize()
+        if PARTITION_COLUMN in table_handle.detail().first()["partitionColumns"]:
             builder = builder.where(f"{PARTITION_COLUMN} >= {literal(since.isoformat())}")
         metrics = builder.executeCompaction().first()["metrics"]
         if vacuum:
-            DeltaTable.forPath(spark, path).vacuum(retention_hours)
+            table_handle.vacuum(retention_hours)
         results.append(Maintained(table, int(metrics["numFilesRemoved"]), int(metrics["numFilesAdded"]), vacuum))
         log.info("%s: %d small files compacted into %d", table, results[-1].files_removed, results[-1].files_added)
     return results

@@ -10,12 +10,27 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from lakehouse.errors import ConfigError
+
 
 def join(root: str, *parts: str) -> str:
     """Join path parts under a local folder or a URI (``s3a://bucket/lake``) with ``/``."""
     if "://" not in root:
         root = os.path.abspath(os.path.expanduser(root))
     return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def local_path(path: str, key: str) -> str:
+    """``path`` as a local file-system path (``file:`` dropped).
+
+    Raises:
+        ConfigError: ``path`` is a URI of another file system (``s3a://``); ``key`` names the
+            setting to point at a local folder. Python reads these files itself.
+    """
+    if "://" in path and not path.startswith("file:"):
+        raise ConfigError(f"{path} is not a local folder; set {key} to one (files there are read by Python, "
+                          f"not Spark)")
+    return path.removeprefix("file://").removeprefix("file:")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from lakehouse.errors import DataQualityError
+from lakehouse.tables import local_path
 
 TREND_RUNS = 12
 
@@ -94,9 +94,7 @@ def render(history: Iterable[Mapping], gate: Iterable[Mapping], title: str = "Da
 # -- files (local folders; reports on a cluster go to a mounted or synced folder) -------------------
 
 def _local(folder: str) -> Path:
-    if "://" in folder and not folder.startswith("file:"):
-        raise DataQualityError(f"quality reports go to a local folder, not {folder}; set quality.reports_dir")
-    return Path(folder.removeprefix("file:")).expanduser()
+    return Path(local_path(folder, "quality.reports_dir")).expanduser()
 
 
 def write_validation(reports_dir: str, run_id: str, table: str, validation) -> Path:

@@ -139,3 +139,13 @@ def test_a_rebuilt_silver_table_replaces_its_warehouse_copy(spark, export_config
     assert again["order_completed"] == 2 and again["tracks"] == 3
     with open_warehouse(config.warehouse.url, password_env=config.warehouse.password_env) as wh:
         assert [r[0] for r in rows(wh, schema, "order_completed", "id")] == ["t1", "t2"]
+
+
+def test_latest_images_keep_the_newest_live_row_and_drop_keys_deleted_since(spark):
+    changes_df = spark.createDataFrame([
+        ("s", "a", "old", "insert", 3), ("s", "a", "old", "update_preimage", 4), ("s", "a", "new", "update_postimage", 4),
+        ("s", "b", "x", "insert", 3), ("s", "b", "x", "delete", 4),  # dropped by the gate after it landed
+        ("s", "c", "y", "delete", 3), ("s", "c", "y2", "insert", 3),  # rewritten in one commit: the new row lives
+    ], "source_id string, id string, v string, _change_type string, _commit_version long")
+    rows = sorted(tuple(r) for r in delta.latest_images(changes_df, ("source_id", "id")).collect())
+    assert rows == [("s", "a", "new"), ("s", "c", "y2")]

@@ -153,15 +153,14 @@ class Warehouse(ABC):
     def columns(self, target: Target) -> list[tuple[str, str]]:
         """``(name, logical type)`` of an existing table (empty when it does not exist)."""
         rows = self.query(q.table_columns(target, self.dialect))
-        return [(name, q.logical_type(reported) or reported) for name, reported in rows]
+        return [(name, q.logical_type(reported)) for name, reported in rows]
 
     def last_version(self, schema: str, table_name: str, lake_table: str | None = None) -> int | None:
         """The newest Delta version of ``table_name`` loaded into ``schema`` (from ``lake_table``,
         when given: a lake table rebuilt under the same path starts over); None: never."""
-        if not self.columns(q.ledger(schema)):
-            return None
-        rows = self.query(q.ledger_last_version(schema, table_name, lake_table, self.dialect))
-        return None if not rows or rows[0][0] is None else int(rows[0][0])
+        versions = [version for (name, lake), version in self.loaded_versions(schema).items()
+                    if name == table_name and lake_table in (None, lake)]
+        return max(versions, default=None)
 
     def loaded_versions(self, schema: str) -> dict[tuple[str, str], int]:
         """``{(table name, lake table): newest loaded Delta version}`` from the ledger of ``schema``."""
@@ -239,7 +238,7 @@ class Warehouse(ABC):
         Returns (created, added columns, widened columns)."""
         d, target = self.dialect, load.target
         cursor.execute(q.table_columns(target, d))
-        existing = {name: q.logical_type(reported) or reported for name, reported in cursor.fetchall()}
+        existing = {name: q.logical_type(reported) for name, reported in cursor.fetchall()}
         if not existing:
             cursor.execute(q.create_table(target, load.columns, d, sort_key=load.sort_key, dist_key=load.dist_key))
             return True, [], []

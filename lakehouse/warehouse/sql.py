@@ -104,25 +104,16 @@ def warehouse_type(logical: str, dialect: str) -> exp.DataType:
     return exp.DataType.build(name, dialect=dialect)
 
 
-def logical_type(reported: str) -> str | None:
-    """The logical type of a warehouse column type as information_schema spells it (or None)."""
+def logical_type(reported: str) -> str:
+    """The logical type of a warehouse column type as information_schema spells it (the
+    reported name itself when it is none of ours)."""
     base = reported.lower().split("(")[0].strip()
-    return _REPORTED.get(base)
+    return _REPORTED.get(base, reported)
 
 
 def widens(old: str, new: str) -> bool:
     """True when a column of type ``old`` must change to ``new`` to hold new values losslessly."""
     return new in _WIDER.get(old, ())
-
-
-def wider(a: str, b: str) -> str:
-    """The narrower-or-equal common type of ``a`` and ``b`` (string when nothing else holds both)."""
-    if a == b or a in _WIDER.get(b, ()):
-        return a
-    if b in _WIDER.get(a, ()):
-        return b
-    common = [t for t in _WIDER.get(a, ()) if t in _WIDER.get(b, ())]
-    return common[0] if common else "string"
 
 
 def _column_defs(columns: Sequence[tuple[str, str]], dialect: str) -> list[exp.ColumnDef]:
@@ -233,15 +224,6 @@ def ledger_lookup(schema: str, table_name: str, lake_table: str, from_version: i
         exp.EQ(this=exp.column(ident("to_version")), expression=lit(to_version)),
     )
     return exp.select(exp.column(ident("rows_loaded"))).from_(table(ledger(schema))).where(where).sql(dialect)
-
-
-def ledger_last_version(schema: str, table_name: str, lake_table: str | None, dialect: str) -> str:
-    """The newest Delta version of ``table_name`` already loaded from ``lake_table`` (any when
-    None); NULL when none."""
-    where = exp.EQ(this=exp.column(ident("table_name")), expression=lit(table_name))
-    if lake_table is not None:
-        where = exp.and_(where, exp.EQ(this=exp.column(ident("lake_table")), expression=lit(lake_table)))
-    return exp.select(exp.Max(this=exp.column(ident("to_version")))).from_(table(ledger(schema))).where(where).sql(dialect)
 
 
 def ledger_versions(schema: str, dialect: str) -> str:
