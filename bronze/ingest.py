@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from typing import Callable
 
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -62,9 +63,11 @@ class IngestPaths:
 def ensure_tables(spark: SparkSession, paths: IngestPaths, catalog: str = "") -> None:
     """Create the bronze tables (empty) so readers find them before the first event lands, and
     register them in ``catalog`` when one is configured."""
-    delta.ensure_table(spark, paths.events, BRONZE_SCHEMA, PARTITION_BY, EVENTS_PROPERTIES)
-    delta.ensure_table(spark, paths.quarantine, QUARANTINE_SCHEMA, PARTITION_BY, QUARANTINE_PROPERTIES)
-    delta.ensure_table(spark, paths.metrics, METRICS_SCHEMA)
+    delta.run_parallel([
+        partial(delta.ensure_table, spark, paths.events, BRONZE_SCHEMA, PARTITION_BY, EVENTS_PROPERTIES),
+        partial(delta.ensure_table, spark, paths.quarantine, QUARANTINE_SCHEMA, PARTITION_BY, QUARANTINE_PROPERTIES),
+        partial(delta.ensure_table, spark, paths.metrics, METRICS_SCHEMA),
+    ], parallelism=3)
     for name, path in (("bronze_events", paths.events), ("bronze_quarantine", paths.quarantine),
                        ("metrics_bronze_ingest", paths.metrics)):
         delta.register(spark, catalog, name, path)
@@ -80,6 +83,9 @@ class BatchWriter:
     since the second pass applies the same rules. Caching the parsed batch instead was not
     faster: at 1M events in 200k-event batches the cached versions ran 43.1-44.4 s, this one
     42.7 s, and on one 200k batch caching cost 6.4-8.6 s against 5.6 s for the two passes.
+    Keeping the quarantined records in the observation (``collect_list``, or ``max_by`` with a
+    limit to bound the driver's memory) was slower still: that events pass of a 500k-event batch
+    took 8.5-10.6 s against 5.5-6.5 s, more than the 2.2 s the second pass costs.
     """
 
     def __init__(self, config: Config, paths: IngestPaths,
@@ -136,14 +142,16 @@ class BatchWriter:
             counts = self.records(lines_df, Observation()).agg(*_batch_counts()).first().asDict()
             bad_lines_df = lines_df
         events_done = time.monotonic()
+        row = batch_metrics(batch_id, started, datetime.now(timezone.utc), counts)
+        writes = [partial(delta.append, spark.createDataFrame([row], METRICS_SCHEMA), self.paths.metrics, txn=txn)]
         if counts["quarantined"]:
             quarantine_df = select_quarantine(self.records(bad_lines_df, Observation(f"bronze_quarantine_{batch_id}")))
-            delta.append(quarantine_df, self.paths.quarantine, partition_by=PARTITION_BY, txn=txn)
-        quarantine_done = time.monotonic()
-        row = batch_metrics(batch_id, started, datetime.now(timezone.utc), counts)
-        delta.append(spark.createDataFrame([row], METRICS_SCHEMA), self.paths.metrics, txn=txn)
-        log.debug("batch %d timings: events pass %.2fs, quarantine pass %.2fs, metrics %.2fs", batch_id,
-                  events_done - begun, quarantine_done - events_done, time.monotonic() - quarantine_done)
+            writes.append(partial(delta.append, quarantine_df, self.paths.quarantine, partition_by=PARTITION_BY, txn=txn))
+        # Side by side: each pays a Delta commit's fixed cost; a 500k-event batch spent 2.2-2.9 s
+        # on both this way against 2.8-3.0 s one after the other.
+        delta.run_parallel(writes, parallelism=2)
+        log.debug("batch %d timings: events pass %.2fs, quarantine pass and metrics %.2fs", batch_id,
+                  events_done - begun, time.monotonic() - events_done)
         log.info("batch %d: %d lines, %d records, %d events, %d quarantined, %.1fs, newest event %s s old",
                  batch_id, row["lines_in"], row["records_in"], row["events_written"], row["quarantined"],
                  row["duration_s"], _fmt(row["newest_event_age_s"]))

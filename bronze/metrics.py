@@ -27,7 +27,8 @@ def batch_metrics(batch_id: int, started: datetime, committed: datetime, counts:
 
     Args:
         batch_id: The micro-batch id.
-        started, committed: Wall-clock start and commit of the batch (timezone-aware).
+        started, committed: Wall-clock start of the batch and end of its ``bronze.events`` commit
+            (timezone-aware); the quarantine and this row are written after, side by side.
         counts: ``records``, ``lines``, ``quarantined``, ``files``, and ``newest``/``oldest``
             ``received_at`` of the batch's events as epoch seconds (None when it had none).
             Ages use the collector's receive time, not the client's event time, which clock
