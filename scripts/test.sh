@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --dev
 scripts/servers.sh
+scripts/airflow.sh
 exec .venv/bin/python -m pytest "$@"
