@@ -88,10 +88,11 @@ def _register_core(commands) -> None:
     status.set_defaults(func=cmd_status)
     demo = commands.add_parser("demo", help="generate events and run the pipeline on the embedded default "
                                             "(bronze, silver, gold, export into the DuckDB warehouse)",
-                               description="Generate a day of clickstream with trouble mixed in, ingest it "
-                                           "into bronze and print what landed.")
-    demo.add_argument("--events", type=int, default=50_000, help="number of events to generate (default 50000)")
-    demo.add_argument("--seed", type=int, default=42)
+                               description="Generate a day of clickstream with trouble mixed in, run bronze, "
+                                           "silver, gold, the quality gate and the export into the warehouse "
+                                           "(a DuckDB file by default), then print where everything is.")
+    demo.add_argument("--events", type=int, default=None, help="number of events to generate (default demo.events, 50000)")
+    demo.add_argument("--seed", type=int, default=None, help="generator seed (default demo.seed, 42)")
     demo.set_defaults(func=cmd_demo)
 
 
@@ -164,18 +165,28 @@ def cmd_config(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
-    from lakehouse.demo import print_bronze_summary
-    from lakehouse.warehouse import WarehouseURL
+    from tqdm import tqdm
 
-    run_command(["generate", "--events", str(args.events), "--seed", str(args.seed)], ctx)
-    run_command(["ingest", "--available-now"], ctx)
-    run_command(["silver", "--available-now"], ctx)
-    run_command(["gold"], ctx)
-    run_command(["quality"], ctx)  # a failed table is reported and not exported; the rest goes on
-    run_command(["export"], ctx)
-    print_bronze_summary(ctx.spark(), ctx.config)
-    print(f"warehouse:         {WarehouseURL.parse(ctx.config.warehouse.url).redacted()} "
-          f"(schema {ctx.config.warehouse.schema})")
+    from lakehouse.demo import print_summary
+
+    events = args.events or ctx.config.demo.events
+    seed = ctx.config.demo.seed if args.seed is None else args.seed
+    steps = [
+        ("generating events", ["generate", "--events", str(events), "--seed", str(seed)]),
+        ("bronze ingest", ["ingest", "--available-now"]),
+        ("silver", ["silver", "--available-now"]),
+        ("gold models", ["gold"]),
+        ("quality gate", ["quality"]),  # a failed table is reported and not exported; the rest goes on
+        ("warehouse export", ["export"]),
+    ]
+    with tqdm(total=len(steps), unit="step", file=sys.stderr, dynamic_ncols=True,
+              bar_format="{desc:<26}{bar:20} {n_fmt}/{total_fmt} steps, {elapsed}") as bar:
+        for label, argv in steps:
+            bar.set_description(f"demo: {label}")
+            run_command(argv, ctx)
+            bar.update()
+        bar.set_description("demo: done")
+    print_summary(ctx.spark(), ctx.config)
     return 0
 
 

@@ -176,6 +176,14 @@ class StatusConfig:
 
 
 @dataclass(frozen=True)
+class DemoConfig:
+    """``lakehouse demo``: the generated traffic (``--events``/``--seed`` override)."""
+
+    events: int = 50_000
+    seed: int = 42
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; build it with :func:`load_config`."""
 
@@ -189,6 +197,7 @@ class Config:
     warehouse: WarehouseConfig = field(default_factory=WarehouseConfig)
     maintain: MaintainConfig = field(default_factory=MaintainConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
+    demo: DemoConfig = field(default_factory=DemoConfig)
 
 
 def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -235,6 +244,7 @@ _SECTIONS = {
     "warehouse": WarehouseConfig,
     "maintain": MaintainConfig,
     "status": StatusConfig,
+    "demo": DemoConfig,
 }
 
 
@@ -342,6 +352,7 @@ def validate(config: Config) -> None:
         (config.spark.jars_source in JARS_SOURCES, "spark.jars_source", f"must be one of {', '.join(JARS_SOURCES)}"),
         (config.spark.shuffle_partitions > 0, "spark.shuffle_partitions", "must be positive"),
         (config.bronze.trigger_seconds > 0, "bronze.trigger_seconds", "must be a positive number of seconds"),
+        (config.demo.events > 0, "demo.events", "must be a positive number of events"),
         (config.bronze.max_files_per_trigger > 0, "bronze.max_files_per_trigger", "must be positive"),
         (config.bronze.max_event_bytes > 0, "bronze.max_event_bytes", "must be positive"),
         (config.bronze.max_batch_bytes >= config.bronze.max_event_bytes, "bronze.max_batch_bytes",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
@@ -31,6 +32,7 @@ _NOT_EXPORTED = ("bronze/", "metrics/", "quality/", "silver/_", "silver/discards
 # Tables the freshness objective watches: is the pipeline flowing? (An event table of a rare
 # event is legitimately hours old.)
 OBJECTIVE_TABLES = ("bronze/events", "silver/tracks")
+STATUS_THREADS = 8
 
 
 @dataclass
@@ -54,8 +56,8 @@ def collect(spark: SparkSession, config: Config, *, now: datetime | None = None,
     lake, now = Lake(config.lake.dir), (now or datetime.now(timezone.utc)).replace(tzinfo=None)
     objective = config.status.max_lag_minutes
     verdicts = gate_verdicts(spark, lake)
-    statuses = []
-    for table, path in lake_tables(spark, lake.root):
+
+    def table_status(table: str, path: str) -> TableStatus:
         table_df = delta.read_table(spark, path)
         version, _ = delta.version_and_id(spark, path)
         has_time = "received_at" in table_df.columns
@@ -68,11 +70,15 @@ def collect(spark: SparkSession, config: Config, *, now: datetime | None = None,
         if warehouse_loads is not None and not table.startswith(_NOT_EXPORTED):
             exported = warehouse_loads.get(_EXPORTED_AS.get(table, table.split("/", 1)[1]))
         gate = verdicts.get(table.replace("/", ".", 1))
-        statuses.append(TableStatus(
+        return TableStatus(
             table, version, int(row["rows"]), None if newest is None else newest.isoformat(sep=" "), lag, fresh,
             None if exported is None else int(exported[0]), None if exported is None else int(exported[1]),
-            None if exported is None else str(exported[2]), None if gate is None else ("passed" if gate else "failed")))
-    return statuses
+            None if exported is None else str(exported[2]), None if gate is None else ("passed" if gate else "failed"))
+
+    # Each table costs a snapshot load and a small job, mostly driver time: side by side, 230 tables
+    # of the demo lake took 135 s one after the other on 2 cores.
+    with ThreadPoolExecutor(max_workers=STATUS_THREADS, thread_name_prefix="status") as pool:
+        return list(pool.map(lambda item: table_status(*item), lake_tables(spark, lake.root)))
 
 
 def gate_verdicts(spark: SparkSession, lake: Lake) -> dict[str, bool]:

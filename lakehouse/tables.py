@@ -61,3 +61,7 @@ class Lake:
 
     def checkpoint(self, job: str) -> str:
         return join(self.root, "_checkpoints", job)
+
+    def reports(self, configured: str = "") -> str:
+        """The quality reports folder: ``quality.reports_dir`` when set, else ``<lake>/reports``."""
+        return configured or join(self.root, "reports")

@@ -66,7 +66,7 @@ class QualityPaths:
     def from_config(cls, config: Config) -> "QualityPaths":
         lake = Lake(config.lake.dir)
         return cls(config.quality.history_path or lake.quality("history"), lake.quality("gate"),
-                   lake.quality("quarantine"), config.quality.reports_dir or join(lake.root, "reports"))
+                   lake.quality("quarantine"), lake.reports(config.quality.reports_dir))
 
 
 @dataclass

@@ -2,12 +2,14 @@
 # Idempotent set-up: a virtualenv with the project and its pinned dependencies, and the JVM jars
 # in the jar folder. Safe to run any number of times; the second run does no network I/O.
 #   scripts/setup.sh          runtime only
-#   scripts/setup.sh --dev    plus test dependencies
+#   scripts/setup.sh --dev    plus test dependencies (which run the notebooks too)
+#   scripts/setup.sh --notebooks    plus Jupyter for the notebooks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-[[ "${1:-}" == "--dev" ]] && extras="[dev]"
+[[ "${1:-}" == "--dev" ]] && extras="[dev,notebooks]"
+[[ "${1:-}" == "--notebooks" ]] && extras="[notebooks]"
 
 python_bin="${PYTHON:-python3.11}"
 command -v "$python_bin" >/dev/null || python_bin=python3
@@ -27,6 +29,9 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
     echo "setup: installing Python packages (pyproject.toml changed or first run)" >&2
     .venv/bin/pip install -q --disable-pip-version-check -e ".${extras}"
     echo "$want" > "$stamp"
+    # What was installed covers the smaller sets too (the demo after the tests installs nothing).
+    echo "$want" > .venv/.installed
+    [[ "$extras" == *notebooks* ]] && echo "$want" > ".venv/.installed[notebooks]"
 fi
 
 .venv/bin/lakehouse jars fetch >&2

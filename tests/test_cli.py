@@ -56,3 +56,30 @@ def test_generate_writes_the_landing_folder(tmp_path):
 def test_config_lists_every_key_with_its_variable():
     result = run("config", env={"LAKEHOUSE_LAKE_DIR": "/somewhere"})
     assert "LAKEHOUSE_LAKE_DIR" in result.stdout and "'/somewhere'" in result.stdout
+
+
+@pytest.mark.integration
+def test_spark_submit_runs_the_command_line_with_its_own_master_and_jars(tmp_path):
+    """``spark.jars_source = "provided"``: spark-submit's master and jars apply, nothing is fetched."""
+    from pathlib import Path
+
+    from lakehouse.config import load_config
+    from lakehouse.jars import jar_paths
+
+    config = load_config(env={})
+    env = dict(os.environ, LAKEHOUSE_SPARK_JARS_SOURCE="provided", LAKEHOUSE_LAKE_DIR=str(tmp_path / "lake"),
+               LAKEHOUSE_LANDING_DIR=str(tmp_path / "landing"), PYSPARK_PYTHON=sys.executable,
+               PYSPARK_DRIVER_PYTHON=sys.executable)
+    assert run("generate", "--events", "300", env=env).returncode == 0
+    submit = Path(sys.executable).parent / "spark-submit"
+    driver = Path(__file__).resolve().parents[1] / "scripts" / "lakehouse_driver.py"
+    result = subprocess.run(
+        [str(submit), "--master", "local[1]", "--driver-memory", "1g",
+         "--jars", ",".join(jar_paths(config.spark.jars_dir, config.spark.packages)),
+         "--conf", "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension",
+         "--conf", "spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog",
+         str(driver), "ingest", "--available-now"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ingest: 1 batch(es), 300 records" in result.stdout
+    assert (tmp_path / "lake" / "bronze" / "events" / "_delta_log").is_dir()

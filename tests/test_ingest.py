@@ -149,25 +149,3 @@ def test_sigterm_stops_cleanly_and_kill_9_loses_nothing(spark, lake_config):
     # 3. Restart: every record is there exactly once.
     ingest_available_now(spark, _one_file_per_batch(lake_config))
     assert landed_records_per_file(spark, lake) == expected_records_per_file(landing)
-
-
-def test_demo_command_runs_the_pipeline_into_the_duckdb_warehouse(spark, tmp_path, monkeypatch, capsys):
-    from lakehouse.cli import main
-    from lakehouse.warehouse import open_warehouse
-
-    monkeypatch.setenv("LAKEHOUSE_LAKE_DIR", str(tmp_path / "lake"))
-    monkeypatch.setenv("LAKEHOUSE_LANDING_DIR", str(tmp_path / "landing"))
-    monkeypatch.setenv("LAKEHOUSE_WAREHOUSE_URL", f"duckdb:///{tmp_path}/wh.duckdb")
-    assert main(["demo", "--events", "3000"]) == 0
-    output = capsys.readouterr().out
-    lake = Lake(str(tmp_path / "lake"))
-    events = delta.read_table(spark, lake.bronze_events).count()
-    quarantined = delta.read_table(spark, lake.bronze_quarantine).count()
-    assert events > 2500 and quarantined > 0
-    assert f"bronze.events      {events:>10,} rows" in output
-    assert f"bronze.quarantine  {quarantined:>10,} rows" in output
-    silver_tracks = delta.read_table(spark, lake.silver("tracks")).count()
-    with open_warehouse(f"duckdb:///{tmp_path}/wh.duckdb") as warehouse:
-        assert warehouse.query("SELECT count(*) FROM analytics.tracks") == [(silver_tracks,)]
-        assert warehouse.query("SELECT count(*) FROM analytics.sessions")[0][0] > 0
-    assert f"duckdb:///{tmp_path}/wh.duckdb" in output

@@ -73,15 +73,16 @@ class WarehouseURL:
 
 def open_warehouse(url: str, *, password_env: str = "LAKEHOUSE_WAREHOUSE_PASSWORD",
                    env: Mapping[str, str] | None = None, s3_endpoint_url: str = "",
-                   query_group: str = "lakehouse") -> Warehouse:
-    """The adapter for ``url``; the password is read from ``env[password_env]`` now, at use."""
+                   query_group: str = "lakehouse", read_only: bool = False) -> Warehouse:
+    """The adapter for ``url``; the password is read from ``env[password_env]`` now, at use.
+    ``read_only`` opens a DuckDB file for reading only (other warehouses grant that by role)."""
     parsed = WarehouseURL.parse(url)
     env = os.environ if env is None else env
     password = env.get(password_env) or None
     if parsed.dialect == "duckdb":
         from lakehouse.warehouse.duckdb import DuckDBWarehouse
 
-        return DuckDBWarehouse(parsed.path)
+        return DuckDBWarehouse(parsed.path, read_only=read_only)
     if parsed.dialect == "postgres":
         from lakehouse.warehouse.postgres import PostgresWarehouse
 

@@ -138,12 +138,23 @@ class Warehouse(ABC):
 
     def query(self, statement: str, params: Sequence[Any] | None = None) -> list[tuple]:
         """Run one read-only statement and return its rows (then end the transaction)."""
+        return self._read(statement, params)[1]
+
+    def query_frame(self, statement: str, params: Sequence[Any] | None = None):
+        """:meth:`query` with the column names, as a pandas DataFrame (for notebooks)."""
+        import pandas as pd
+
+        names, rows = self._read(statement, params)
+        return pd.DataFrame.from_records(rows, columns=names)
+
+    def _read(self, statement: str, params: Sequence[Any] | None) -> tuple[list[str], list[tuple]]:
         cursor = self._cursor()
         try:
             cursor.execute(statement, params) if params else cursor.execute(statement)
+            names = [column[0] for column in cursor.description or ()]
             rows = [tuple(row) for row in cursor.fetchall()]
             self.connection.commit()
-            return rows
+            return names, rows
         except Exception:
             self._rollback()
             raise

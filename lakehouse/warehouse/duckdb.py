@@ -16,16 +16,20 @@ from lakehouse.warehouse.sql import Target
 class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, read_only: bool = False):
         super().__init__()
         self.path = os.path.abspath(os.path.expanduser(path))
+        # Read-only connections of several processes (notebooks) can share the file; a writer
+        # (the export) holds it alone.
+        self.read_only = read_only
 
     def redacted_url(self) -> str:
         return f"duckdb:///{self.path.lstrip('/')}"
 
     def _connect(self):
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        connection = duckdb.connect(self.path)
+        if not self.read_only:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        connection = duckdb.connect(self.path, read_only=self.read_only)
         # Spark writes UTC instants; stored as plain TIMESTAMP they read back in UTC.
         connection.execute("SET TimeZone = 'UTC'")
         return connection

@@ -1,0 +1,81 @@
+"""What the analyst notebooks share: the lake's tables as Spark SQL views, and the warehouse.
+
+    from lakehouse.notebook import open_lake
+    lake = open_lake()
+    lake.sql("SELECT event, count(*) AS n FROM silver_tracks GROUP BY event").show()
+    lake.warehouse_sql("SELECT count(*) AS sessions FROM analytics.sessions")  # pandas
+
+Configured like the command line (``LAKEHOUSE_CONFIG``, ``LAKEHOUSE_*``); ``scripts/notebooks.sh``
+points it at the demo's lake and warehouse. Views are named ``<layer>_<table>``
+(``silver_tracks``, ``gold_sessions``, ``quality_history``, ``metrics_bronze_ingest``); silver's
+per-event tables are read with :meth:`LakeSession.table` instead (there can be hundreds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame, SparkSession
+
+from lakehouse import delta
+from lakehouse.config import Config, load_config
+from lakehouse.spark import build_session
+from lakehouse.tables import Lake, join
+from lakehouse.warehouse import WarehouseURL, open_warehouse
+from lakehouse.warehouse import sql as q
+
+LAYERS = ("bronze", "silver", "gold", "quality", "metrics")
+# Silver's tables of every lake; the rest of silver is one table per tracked event.
+SILVER_COMMON = ("tracks", "pages", "screens", "identifies", "groups", "aliases", "users", "identity_map",
+                 "discards", "_column_map")
+
+
+@dataclass
+class LakeSession:
+    """A Spark session on one lake, with its tables registered as temporary views."""
+
+    spark: SparkSession
+    config: Config
+    lake: Lake
+    views: dict[str, str] = field(default_factory=dict)  # view name -> table path
+
+    def sql(self, text: str) -> DataFrame:
+        """Spark SQL over the views."""
+        return self.spark.sql(text)
+
+    def tables(self, layer: str) -> list[str]:
+        """The Delta tables of ``layer`` (``silver`` includes every per-event table)."""
+        return delta.child_tables(self.spark, join(self.lake.root, layer))
+
+    def table(self, layer: str, name: str) -> DataFrame:
+        """One table of the lake by layer and name, e.g. ``table("silver", "order_completed")``."""
+        return delta.read_table(self.spark, join(self.lake.root, layer, name))
+
+    def warehouse_sql(self, text: str, params: list | None = None):
+        """Run a read-only statement in the configured warehouse; a pandas DataFrame. ``params``
+        fill its placeholders (``?`` in DuckDB, ``%s`` in PostgreSQL and Redshift)."""
+        settings = self.config.warehouse
+        with open_warehouse(settings.url, password_env=settings.password_env,
+                            s3_endpoint_url=settings.s3_endpoint_url, read_only=True) as warehouse:
+            return warehouse.query_frame(text, params)
+
+    def warehouse_table(self, name: str) -> str:
+        """``name`` in the export's schema, quoted for the warehouse's SQL (for f-strings)."""
+        dialect = WarehouseURL.parse(self.config.warehouse.url).dialect
+        return q.table(q.Target(self.config.warehouse.schema, name)).sql(dialect=dialect)
+
+
+def open_lake(config_file: str | None = None) -> LakeSession:
+    """Start (or reuse) the Spark session and register every table of the lake as a view."""
+    config = load_config(config_file)
+    spark = build_session(config.spark)
+    session = LakeSession(spark, config, Lake(config.lake.dir))
+    for layer in LAYERS:
+        names = session.tables(layer)
+        if layer == "silver":
+            names = [name for name in names if name in SILVER_COMMON]
+        for name in names:
+            view = f"{layer}_{name.lstrip('_')}"
+            delta.read_table(spark, join(session.lake.root, layer, name)).createOrReplaceTempView(view)
+            session.views[view] = join(session.lake.root, layer, name)
+    return session
