@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from lakehouse import delta
 from lakehouse.config import Config, load_config
@@ -25,9 +26,6 @@ from lakehouse.warehouse import WarehouseURL, open_warehouse
 from lakehouse.warehouse import sql as q
 
 LAYERS = ("bronze", "silver", "gold", "quality", "metrics")
-# Silver's tables of every lake; the rest of silver is one table per tracked event.
-SILVER_COMMON = ("tracks", "pages", "screens", "identifies", "groups", "aliases", "users", "identity_map",
-                 "discards", "_column_map")
 
 
 @dataclass
@@ -66,16 +64,26 @@ class LakeSession:
 
 
 def open_lake(config_file: str | None = None) -> LakeSession:
-    """Start (or reuse) the Spark session and register every table of the lake as a view."""
+    """Start (or reuse) the Spark session and register the lake's tables as views (all but silver's
+    per-event tables, read with :meth:`LakeSession.table`)."""
     config = load_config(config_file)
     spark = build_session(config.spark)
     session = LakeSession(spark, config, Lake(config.lake.dir))
+    per_event = per_event_tables(spark, session.lake)
     for layer in LAYERS:
-        names = session.tables(layer)
-        if layer == "silver":
-            names = [name for name in names if name in SILVER_COMMON]
-        for name in names:
+        for name in session.tables(layer):
+            if layer == "silver" and name in per_event:
+                continue
             view = f"{layer}_{name.lstrip('_')}"
             delta.read_table(spark, join(session.lake.root, layer, name)).createOrReplaceTempView(view)
             session.views[view] = join(session.lake.root, layer, name)
     return session
+
+
+def per_event_tables(spark: SparkSession, lake: Lake) -> set[str]:
+    """Silver's one-table-per-event tables, from its column map (``kind = 'event'``)."""
+    path = lake.silver("_column_map")
+    if not delta.is_table(spark, path):
+        return set()
+    rows = delta.read_table(spark, path).filter(F.col("kind") == "event").select("table").distinct().collect()
+    return {row["table"] for row in rows}
