@@ -215,7 +215,10 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
                 loads = warehouse.latest_loads(wh.schema)
         except Exception as exc:  # noqa: BLE001 - status reports what it can; the warehouse may be down
             print(f"status: warehouse not reachable ({type(exc).__name__}); export columns left empty", file=sys.stderr)
-    statuses = status.collect(ctx.spark(), ctx.config, warehouse_loads=loads)
+    spark = ctx.spark()
+    # One task per table snapshot: status loads hundreds of small snapshots (see status.collect).
+    spark.conf.set("spark.databricks.delta.snapshotPartitions", "1")
+    statuses = status.collect(spark, ctx.config, warehouse_loads=loads)
     print(status.to_json(statuses) if args.json else status.render(statuses))
     late = [s.table for s in statuses if s.fresh is False]
     if late:
