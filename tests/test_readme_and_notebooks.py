@@ -88,6 +88,20 @@ def test_readme_blocks_build_the_demo_and_look_around(demo, spark):
     assert f"{sessions}" in look_around.split("sessions")[-1]
 
 
+def test_readme_suite_example_loads_as_checks(tmp_path):
+    """The README's YAML block, saved as a suite file, gives exactly the checks it describes."""
+    from quality.checks import load_suites
+
+    (block,) = readme_blocks("yaml")
+    (tmp_path / "silver.tracks.yaml").write_text(block)
+    checks = {c.name: c for c in load_suites(str(tmp_path), skew_minutes=1440, max_lag_minutes=0)["silver.tracks"]}
+    assert (checks["price_not_negative"].kind, checks["price_not_negative"].severity) == ("rows", "drop")
+    assert checks["price_not_negative"].unexpected == "price < 0"
+    assert checks["plan_known"].expectation == "expect_column_values_to_be_in_set"
+    assert dict(checks["plan_known"].kwargs) == {"column": "plan", "value_set": ["free", "pro"]}
+    assert checks["plan_known"].severity == "warn"
+
+
 def test_notebooks_are_stored_without_outputs():
     assert [p.stem for p in NOTEBOOKS] == ["01_quickstart", "02_product_analytics", "03_data_quality",
                                            "04_schema_explorer"]
