@@ -85,7 +85,7 @@ class BatchWriter:
     42.7 s, and on one 200k batch caching cost 6.4-8.6 s against 5.6 s for the two passes.
     Keeping the quarantined records in the observation (``collect_list``, or ``max_by`` with a
     limit to bound the driver's memory) was slower still: that events pass of a 500k-event batch
-    took 8.5-10.6 s against 5.5-6.5 s, more than the 2.2 s the second pass costs.
+    took 8.5-10.6 s against 5.5-6.5 s, more than the 2.0-2.2 s the second pass costs.
     """
 
     def __init__(self, config: Config, paths: IngestPaths,
@@ -147,8 +147,8 @@ class BatchWriter:
         if counts["quarantined"]:
             quarantine_df = select_quarantine(self.records(bad_lines_df, Observation(f"bronze_quarantine_{batch_id}")))
             writes.append(partial(delta.append, quarantine_df, self.paths.quarantine, partition_by=PARTITION_BY, txn=txn))
-        # Side by side: each pays a Delta commit's fixed cost; a 500k-event batch spent 2.2-2.9 s
-        # on both this way against 2.8-3.0 s one after the other.
+        # Side by side: each pays a Delta commit's fixed cost. Measured per 500k-event batch: 2.2-3.0 s
+        # on both this way (7 batches), 2.8-2.9 s one after the other (2 batches); within the noise.
         delta.run_parallel(writes, parallelism=2)
         log.debug("batch %d timings: events pass %.2fs, quarantine pass and metrics %.2fs", batch_id,
                   events_done - begun, time.monotonic() - events_done)

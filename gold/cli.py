@@ -40,9 +40,10 @@ def cmd_gold(args: argparse.Namespace, ctx) -> int:
 def cmd_export(args: argparse.Namespace, ctx) -> int:
     from gold.export import run_export
     from lakehouse.warehouse import WarehouseURL
-    from quality.gate import latest_verdicts
+    from lakehouse.status import gate_verdicts
+    from lakehouse.tables import Lake
 
-    verdicts = latest_verdicts(ctx.spark(), ctx.config)
+    verdicts = gate_verdicts(ctx.spark(), Lake(ctx.config.lake.dir))
     blocked = sorted(t for t, ok in verdicts.items() if not ok)
     if blocked:
         print(f"export: not exporting the tables of {', '.join(blocked)}: their latest quality gate failed")

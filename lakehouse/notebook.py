@@ -20,12 +20,11 @@ from pyspark.sql import functions as F
 
 from lakehouse import delta
 from lakehouse.config import Config, load_config
+from lakehouse.maintenance import lake_tables
 from lakehouse.spark import build_session
 from lakehouse.tables import Lake, join
 from lakehouse.warehouse import WarehouseURL, open_warehouse
 from lakehouse.warehouse import sql as q
-
-LAYERS = ("bronze", "silver", "gold", "quality", "metrics")
 
 
 @dataclass
@@ -69,14 +68,14 @@ def open_lake(config_file: str | None = None) -> LakeSession:
     config = load_config(config_file)
     spark = build_session(config.spark)
     session = LakeSession(spark, config, Lake(config.lake.dir))
-    per_event = per_event_tables(spark, session.lake)
-    for layer in LAYERS:
-        for name in session.tables(layer):
-            if layer == "silver" and name in per_event:
-                continue
-            view = f"{layer}_{name.lstrip('_')}"
-            delta.read_table(spark, join(session.lake.root, layer, name)).createOrReplaceTempView(view)
-            session.views[view] = join(session.lake.root, layer, name)
+    per_event = {f"silver/{name}" for name in per_event_tables(spark, session.lake)}
+    for table, path in lake_tables(spark, session.lake.root):
+        if table in per_event:
+            continue
+        layer, name = table.split("/", 1)
+        view = f"{layer}_{name.lstrip('_')}"
+        delta.read_table(spark, path).createOrReplaceTempView(view)
+        session.views[view] = path
     return session
 
 

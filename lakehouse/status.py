@@ -1,8 +1,7 @@
 """``lakehouse status``: per layer and table, freshness, rows, last export, last gate verdict.
 
 Reads the lake's tables by their paths (never a layer's code): row counts and the newest
-``received_at`` come from Delta's file statistics where Delta can answer from them; the last
-export from the warehouse's load ledger; the last verdict from ``<lake>/quality/gate``. A table's
+``received_at`` from one aggregation per table; the last export from the warehouse's load ledger; the last verdict from ``<lake>/quality/gate``. A table's
 lag is now minus its newest ``received_at``; with ``status.max_lag_minutes`` set, bronze.events or
 silver.tracks past it misses the freshness objective and the command exits 4 (for schedulers and
 monitors).
@@ -16,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from pyspark.sql import SparkSession
+from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import delta
@@ -82,14 +81,22 @@ def collect(spark: SparkSession, config: Config, *, now: datetime | None = None,
         return list(pool.map(lambda item: table_status(*item), lake_tables(spark, lake.root)))
 
 
-def gate_verdicts(spark: SparkSession, lake: Lake) -> dict[str, bool]:
-    """``{"silver.tracks": passed, ...}`` from each table's latest quality gate decision."""
+def latest_gate_rows(spark: SparkSession, lake: Lake) -> dict[str, Row]:
+    """Each table's latest quality gate decision, the whole ``<lake>/quality/gate`` row, newest by
+    (decided_at, table_version): one run decides several versions of a table at the same time."""
     path = lake.quality("gate")
     if not delta.is_table(spark, path):
         return {}
-    rows = (delta.read_table(spark, path).groupBy("table")
-            .agg(F.max_by("passed", F.struct("decided_at", "table_version")).alias("passed")).collect())
-    return {r["table"]: bool(r["passed"]) for r in rows}
+    gate_df = delta.read_table(spark, path)
+    rows = (gate_df.groupBy("table")
+            .agg(F.max_by(F.struct(*gate_df.columns), F.struct("decided_at", "table_version")).alias("latest"))
+            .collect())
+    return {r["table"]: r["latest"] for r in rows}
+
+
+def gate_verdicts(spark: SparkSession, lake: Lake) -> dict[str, bool]:
+    """``{"silver.tracks": passed, ...}`` from each table's latest quality gate decision."""
+    return {table: bool(row["passed"]) for table, row in latest_gate_rows(spark, lake).items()}
 
 
 def render(statuses: list[TableStatus]) -> str:

@@ -34,7 +34,7 @@ from pyspark.sql.types import (BooleanType, DoubleType, LongType, StringType, St
 from lakehouse import delta
 from lakehouse.config import Config
 from lakehouse.errors import DataQualityError
-from lakehouse.status import gate_verdicts
+from lakehouse.status import latest_gate_rows
 from lakehouse.tables import Lake, join
 from quality import report
 from quality.checks import Check, load_suites
@@ -205,9 +205,7 @@ def run_gate(spark: SparkSession, config: Config, tables: tuple[str, ...] = (), 
         delta.ensure_table(spark, path, schema)
     run_id, now = uuid.uuid4().hex[:16], now or datetime.now(timezone.utc)
     volumes = _volume_history(spark, paths.history)
-    last = {r["table"]: r["g"] for r in (delta.read_table(spark, paths.gate).groupBy("table")
-                                         .agg(F.max_by(F.struct(*GATE_SCHEMA.names), F.struct("decided_at", "table_version")).alias("g"))
-                                         .collect())}
+    last = latest_gate_rows(spark, lake)
     runner, verdicts, history_rows = None, [], []
     for table, checks in suites.items():
         if tables and table not in tables:
@@ -354,10 +352,5 @@ def write_report(spark: SparkSession, config: Config, runs: int = report.TREND_R
               .withColumn("_n", F.row_number().over(Window.partitionBy("table").orderBy(F.col("at").desc())))
               .filter(F.col("_n") <= runs).select("table", "run_id"))
     history = [r.asDict() for r in history_df.join(recent, on=["table", "run_id"], how="left_semi").collect()]
-    gate = [r.asDict() for r in delta.read_table(spark, paths.gate).collect()]
+    gate = [row.asDict() for row in latest_gate_rows(spark, Lake(config.lake.dir)).values()]
     return str(report.write_summary(paths.reports, history, gate))
-
-
-def latest_verdicts(spark: SparkSession, config: Config) -> dict[str, bool]:
-    """``{"silver.tracks": passed, ...}`` from each table's latest gate decision."""
-    return gate_verdicts(spark, Lake(config.lake.dir))

@@ -40,11 +40,9 @@ def sparkline(values: list[float], width: int = 120, height: int = 24) -> str:
 
 
 def render(history: Iterable[Mapping], gate: Iterable[Mapping], title: str = "Data quality") -> str:
-    """The report from history rows and gate rows (dicts with the tables' columns)."""
-    history, gate = list(history), list(gate)
-    latest_gate = {}
-    for row in sorted(gate, key=lambda r: r["decided_at"]):
-        latest_gate[row["table"]] = row
+    """The report from history rows and each table's latest gate row (dicts with the tables' columns)."""
+    history = list(history)
+    latest_gate = {row["table"]: row for row in gate}
     runs_by_table: dict[str, list[str]] = defaultdict(list)
     for row in sorted(history, key=lambda r: r["validated_at"]):
         if row["run_id"] not in runs_by_table[row["table"]]:

@@ -17,7 +17,8 @@ from lakehouse.errors import ConfigError, DataQualityError
 from lakehouse.tables import Lake
 from lakehouse.warehouse import Target, open_warehouse
 from quality.checks import load_suites
-from quality.gate import QualityPaths, latest_verdicts, run_gate
+from lakehouse.status import gate_verdicts
+from quality.gate import QualityPaths, run_gate
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 27, 12, 0)
@@ -59,7 +60,7 @@ def test_warn_drop_and_fail_each_do_what_they_say_and_are_recorded(spark, lake_c
     assert history["ids_not_null"]["unexpected_count"] == 1 and history["ids_not_null"]["severity"] == "fail"
     assert history["timestamp_in_sane_range"]["unexpected_count"] == 2
     assert history["message_id_unique_per_tenant"]["success"] is True
-    assert latest_verdicts(spark, lake_config) == {"silver.pages": False}
+    assert gate_verdicts(spark, Lake(lake_config.lake.dir)) == {"silver.pages": False}
 
 
 def test_a_failed_table_is_not_exported_and_the_others_are(spark, lake_config, tmp_path):
@@ -68,7 +69,7 @@ def test_a_failed_table_is_not_exported_and_the_others_are(spark, lake_config, t
     write(spark, config, "silver.screens", [page("s1")])
     verdicts = {v.table: v.passed for v in run_gate(spark, config, raise_on_failure=False, now=NOW)}
     assert verdicts == {"silver.pages": False, "silver.screens": True}
-    gate = latest_verdicts(spark, config)
+    gate = gate_verdicts(spark, Lake(config.lake.dir))
     results = run_export(spark, config, passed=lambda table: gate.get(table, True))
     assert [r.table for r in results] == ["screens"]
     with open_warehouse(config.warehouse.url) as wh:

@@ -3,7 +3,8 @@
 An adapter (DuckDB, PostgreSQL, Redshift) supplies a DB-API connection and the way staged Parquet
 files reach a table (``copy_into``); :meth:`Warehouse.load` does the rest in one transaction:
 ledger check, create/evolve the target, COPY (into the target when it is new or replaced, else
-into a staging table, then delete matching keys + insert), ledger row. A load already in the ledger is a no-op, so a retried or replayed export never doubles a row.
+into a staging table, then delete matching keys + insert), ledger row. A load already in the
+ledger is a no-op, so a retried or replayed export never doubles a row.
 """
 
 from __future__ import annotations
