@@ -40,18 +40,20 @@ def cmd_gold(args: argparse.Namespace, ctx) -> int:
 def cmd_export(args: argparse.Namespace, ctx) -> int:
     from gold.export import run_export
     from lakehouse.warehouse import WarehouseURL
-    from lakehouse.status import gate_verdicts
+    from lakehouse.status import gate_decisions
     from lakehouse.tables import Lake
 
-    verdicts = gate_verdicts(ctx.spark(), Lake(ctx.config.lake.dir))
-    blocked = sorted(t for t, ok in verdicts.items() if not ok)
+    decisions = gate_decisions(ctx.spark(), Lake(ctx.config.lake.dir))
+    blocked = sorted(t for t, decision in decisions.items() if not decision.passed)
     if blocked:
         print(f"export: not exporting the tables of {', '.join(blocked)}: their latest quality gate failed")
     results = run_export(ctx.spark(), ctx.config, tables=tuple(args.table),
-                         passed=lambda gate_table: verdicts.get(gate_table, True))
+                         gate=decisions)
     loaded = 0
     for item in results:
-        if item.result is None:
+        if item.held:
+            state = f"not loaded: {item.held}"
+        elif item.result is None:
             state = "up to date"
         elif item.result.skipped:
             state = "already loaded"

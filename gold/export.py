@@ -8,6 +8,10 @@ Per lake table and warehouse target:
    the current version, loaded in ``replace`` mode. Otherwise the Change Data Feed of the versions
    since, reduced to the newest image of each key, loaded in ``merge`` mode. Models rebuilt as a
    whole (gold) are always loaded in ``replace`` mode.
+   A table the quality gate judges is loaded no further than the version its latest passing
+   verdict judged (rows that landed after the gate wait for the next one); a per-event table,
+   judged by the tracks verdict, no further than its newest version committed before that tracks
+   version. A table that failed its gate, or was rebuilt since, is not loaded.
 3. The rows are staged as Parquet files and handed to the warehouse adapter, whose load runs in
    one transaction with the ledger row. Staged files are removed afterwards.
 
@@ -22,7 +26,8 @@ import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from datetime import datetime
+from typing import Callable, Iterable, Mapping
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -31,6 +36,7 @@ from pyspark.sql.types import (BooleanType, DateType, DoubleType, FloatType, Int
 
 from lakehouse import delta
 from lakehouse.config import Config
+from lakehouse.status import GateDecision
 from lakehouse.tables import Lake, join, local_path
 from lakehouse.warehouse import MERGE, REPLACE, Load, LoadResult, Target, Warehouse, open_warehouse
 
@@ -160,11 +166,19 @@ def stage(rows_df: DataFrame, folder: str, file_rows: int) -> list[str]:
 class ExportResult:
     table: str
     schema: str
-    result: LoadResult | None  # None: nothing new
+    result: LoadResult | None  # None: nothing new, or held (see ``held``)
+    held: str = ""  # why nothing was loaded although the table may have changed
+
+
+@dataclass(frozen=True)
+class Held:
+    """A table not loaded this time, and why (it waits for the quality gate)."""
+
+    reason: str
 
 
 def run_export(spark: SparkSession, config: Config, *, tables: tuple[str, ...] = (),
-               passed: Callable[[str], bool] | None = None,
+               gate: Mapping[str, GateDecision] | None = None,
                opener: Callable[[str], Warehouse] | None = None) -> list[ExportResult]:
     """Export every table (or ``tables``) whose quality gate passed to every route.
 
@@ -173,8 +187,10 @@ def run_export(spark: SparkSession, config: Config, *, tables: tuple[str, ...] =
     their files become ready. The first failure stops the export after the loads before it.
 
     Args:
-        passed: The quality gate's verdict per gate table (``silver.tracks``, ``gold.sessions``);
-            a table that did not pass is skipped and reported. None: no gate.
+        gate: The quality gate's latest decision per gate table (``silver.tracks``,
+            ``gold.sessions``; :func:`lakehouse.status.gate_decisions`). A table that did not pass
+            is skipped and reported; one that passed is loaded up to the version judged. A table
+            without a decision, or ``gate=None``, is loaded as it is now.
         opener: Opens a warehouse by URL (default: :func:`lakehouse.warehouse.open_warehouse`).
     """
     lake = Lake(config.lake.dir)
@@ -184,19 +200,24 @@ def run_export(spark: SparkSession, config: Config, *, tables: tuple[str, ...] =
     staging_root = wh.staging_dir or join(lake.root, "_staging", "export")
     local_path(staging_root, "warehouse.staging_dir")  # fail before any work when it is remote (s3a:// lake)
     all_routes = routes(config)
-    selected = []
+    selected, gate = [], gate or {}
     for table in export_tables(spark, lake):
         if tables and table.name not in tables:
             continue
-        if passed is not None and not passed(table.gate_table):
+        decision = gate.get(table.gate_table)
+        if decision is not None and not decision.passed:
             log.warning("%s: the quality gate did not pass for %s; not exported", table.name, table.gate_table)
             continue
         selected.append(table)
+    judged_at = {name: _judged_at(spark, lake, name, gate[name])
+                 for name in {t.gate_table for t in selected if _follows(lake, t) and t.gate_table in gate}}
     results: list[ExportResult] = []
     for route in all_routes:
         with opener(route.url) as warehouse, ThreadPoolExecutor(wh.stage_parallelism) as pool:
             loaded = warehouse.loaded_versions(route.schema)
-            futures = [pool.submit(_prepare, spark, route, all_routes, table, loaded, staging_root, wh.file_rows)
+            futures = [pool.submit(_prepare, spark, route, all_routes, table, loaded, staging_root, wh.file_rows,
+                                   gate.get(table.gate_table), judged_at.get(table.gate_table),
+                                   _follows(lake, table))
                        for table in selected]
             loaded_count = 0
             try:
@@ -205,17 +226,66 @@ def run_export(spark: SparkSession, config: Config, *, tables: tuple[str, ...] =
                     loaded_count += 1
             finally:  # after a failure: drop what was staged but never loaded
                 for future in futures[loaded_count:]:
-                    if not future.cancel() and future.exception() is None and future.result() is not None:
+                    if not future.cancel() and future.exception() is None and isinstance(future.result(), tuple):
                         _remove(future.result()[1])
     return results
 
 
+def _gate_path(lake: Lake, gate_table: str) -> str:
+    return join(lake.root, *gate_table.split(".", 1))
+
+
+def _follows(lake: Lake, table: ExportTable) -> bool:
+    """Whether ``table`` is judged by another table's verdict (a per-event table by tracks')."""
+    return bool(table.gate_table) and _gate_path(lake, table.gate_table) != table.path
+
+
+def _judged_at(spark, lake: Lake, gate_table: str, decision: GateDecision) -> datetime | None:
+    """When the last silver batch in the version the gate judged was committed (the newest
+    ``WRITE`` up to that version); None when that table was rebuilt since."""
+    path = _gate_path(lake, gate_table)
+    if not delta.is_table(spark, path) or delta.version_and_id(spark, path)[1] != decision.table_id:
+        return None
+    return delta.write_time(spark, path, decision.table_version)
+
+
+def loadable_version(spark, table: ExportTable, current: int, table_id: str, decision: GateDecision | None,
+                     judged_at: datetime | None, follows: bool) -> int | Held:
+    """The newest version of ``table`` the export may load, or why none may be loaded yet.
+
+    No gate decision: the current one. Judged by its own verdict: the version judged, unless the
+    table was rebuilt since. Judged by another table's verdict (a per-event table by tracks'): its
+    newest version committed before the last batch in the tracks version judged. Silver commits
+    tracks after a batch's per-event tables, so that takes exactly the batches the gate saw; a
+    batch it has not seen waits for the next gate.
+    """
+    if decision is None:
+        return current
+    if not follows:
+        if decision.table_id != table_id:
+            return Held(f"rebuilt since the quality gate judged {table.gate_table}; waits for the next gate")
+        return min(current, decision.table_version)
+    if judged_at is None:
+        return Held(f"{table.gate_table} was rebuilt since the quality gate judged it; waits for the next gate")
+    version = delta.version_before(spark, table.path, judged_at)
+    if version is None:
+        return Held(f"created after the {table.gate_table} version the quality gate judged; waits for the next gate")
+    return version
+
+
 def _prepare(spark, route: Route, all_routes, table: ExportTable, loaded: dict[tuple[str, str], int],
-             staging_root: str, file_rows: int) -> tuple[Load, str] | None:
-    """Plan and stage one table's load for ``route``: ``(load, staging folder)``, None if up to date."""
+             staging_root: str, file_rows: int, decision: GateDecision | None = None,
+             judged_at: datetime | None = None, follows: bool = False) -> tuple[Load, str] | Held | None:
+    """Plan and stage one table's load for ``route``: ``(load, staging folder)``, None if up to
+    date, :class:`Held` if the gate has not judged any of it yet."""
     current, table_id = delta.version_and_id(spark, table.path)
+    upto = loadable_version(spark, table, current, table_id, decision, judged_at, follows)
+    if isinstance(upto, Held):
+        return upto
+    if upto < current:
+        log.info("%s: loading up to version %d, the one the quality gate judged (now %d)", table.name, upto, current)
     lake_table = f"{table.path}#{table_id}"
-    load_plan = plan(spark, table, loaded.get((table.name, lake_table)), current)
+    load_plan = plan(spark, table, loaded.get((table.name, lake_table)), upto)
     if load_plan.rows_df is None:
         return None
     rows_df, columns = warehouse_columns(load_plan.rows_df.filter(tenant_filter(route, all_routes)))
@@ -231,6 +301,9 @@ def _load(warehouse: Warehouse, route: Route, table: ExportTable, prepared: tupl
     if prepared is None:
         log.info("%s.%s: up to date", route.schema, table.name)
         return ExportResult(table.name, route.schema, None)
+    if isinstance(prepared, Held):
+        log.warning("%s.%s: not loaded, %s", route.schema, table.name, prepared.reason)
+        return ExportResult(table.name, route.schema, None, prepared.reason)
     load, folder = prepared
     try:
         return ExportResult(table.name, route.schema, warehouse.load(load))

@@ -8,6 +8,7 @@ a no-op (Delta's ``txnAppId``/``txnVersion`` idempotent writes).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Mapping, Sequence
 
@@ -151,6 +152,36 @@ def version_and_id(spark: SparkSession, path: str) -> tuple[int, str]:
         return int(snapshot.version()), str(snapshot.metadata().id())
     except Exception:  # noqa: BLE001 - any py4j error: use the public API
         return current_version(spark, path), table_id(spark, path)
+
+
+def write_time(spark: SparkSession, path: str, version: int) -> datetime | None:
+    """When the newest ``WRITE`` (an append or overwrite, not OPTIMIZE or DELETE) at or before
+    ``version`` of the table at ``path`` was committed; None when history has none."""
+    current = version_and_id(spark, path)[0]
+    rows = (DeltaTable.forPath(spark, path).history(max(current - version, 0) + 1)
+            .filter((F.col("version") <= version) & (F.col("operation") == "WRITE"))
+            .agg(F.max_by("timestamp", "version").alias("at")).collect())
+    if rows[0]["at"] is not None:
+        return rows[0]["at"]
+    rows = (DeltaTable.forPath(spark, path).history()  # further back than the versions read above
+            .filter((F.col("version") <= version) & (F.col("operation") == "WRITE"))
+            .agg(F.max_by("timestamp", "version").alias("at")).collect())
+    return rows[0]["at"]
+
+
+def version_before(spark: SparkSession, path: str, at: datetime) -> int | None:
+    """The newest version of the table at ``path`` committed strictly before ``at`` (None: it did
+    not exist yet, or that part of its history was cleaned up). Reads only as much of the history
+    as it needs, newest commits first."""
+    limit = 16
+    while True:
+        rows = DeltaTable.forPath(spark, path).history(limit).select("version", "timestamp").collect()
+        before = [r["version"] for r in rows if r["timestamp"] < at]
+        if before:
+            return max(before)
+        if len(rows) < limit or min(r["version"] for r in rows) == 0:
+            return None
+        limit *= 16
 
 
 def overwrite(df: DataFrame, path: str, *, partition_by: Sequence[str] = ()) -> int:

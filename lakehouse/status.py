@@ -94,6 +94,22 @@ def latest_gate_rows(spark: SparkSession, lake: Lake) -> dict[str, Row]:
     return {r["table"]: r["latest"] for r in rows}
 
 
+@dataclass(frozen=True)
+class GateDecision:
+    """A table's latest quality gate decision: whether it passed, and which version of which
+    incarnation of the table it judged (the export loads no further than that version)."""
+
+    passed: bool
+    table_version: int
+    table_id: str
+
+
+def gate_decisions(spark: SparkSession, lake: Lake) -> dict[str, GateDecision]:
+    """``{"silver.tracks": GateDecision(...), ...}`` from each table's latest gate row."""
+    return {table: GateDecision(bool(row["passed"]), int(row["table_version"]), row["table_id"] or "")
+            for table, row in latest_gate_rows(spark, lake).items()}
+
+
 def gate_verdicts(spark: SparkSession, lake: Lake) -> dict[str, bool]:
     """``{"silver.tracks": passed, ...}`` from each table's latest quality gate decision."""
     return {table: bool(row["passed"]) for table, row in latest_gate_rows(spark, lake).items()}

@@ -164,8 +164,12 @@ class SilverWriter:
 
             # Only with a catalog: 200 existence checks a batch are not free.
             new_tables = [t for t in plan.tables if not delta.is_table(spark, self.paths.table(t))] if self.catalog else []
-            delta.run_parallel([functools.partial(write, table) for table in sorted(plan.tables, key=plan.rows.get, reverse=True)],
-                               self.silver.write_parallelism)
+            # The per-event tables first, then tracks with the other type tables: the export takes
+            # a per-event table's versions committed before the tracks version the gate judged.
+            by_size = sorted(plan.tables, key=plan.rows.get, reverse=True)
+            event_tables = set(plan.event_tables.values())
+            for group in ([t for t in by_size if t in event_tables], [t for t in by_size if t not in event_tables]):
+                delta.run_parallel([functools.partial(write, table) for table in group], self.silver.write_parallelism)
             tables_done = time.monotonic()
             for table in new_tables:
                 delta.register(spark, self.catalog, f"silver_{table}", self.paths.table(table))

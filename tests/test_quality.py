@@ -17,7 +17,7 @@ from lakehouse.errors import ConfigError, DataQualityError
 from lakehouse.tables import Lake
 from lakehouse.warehouse import Target, open_warehouse
 from quality.checks import load_suites
-from lakehouse.status import gate_verdicts
+from lakehouse.status import gate_decisions, gate_verdicts
 from quality.gate import QualityPaths, run_gate
 
 pytestmark = pytest.mark.integration
@@ -69,12 +69,57 @@ def test_a_failed_table_is_not_exported_and_the_others_are(spark, lake_config, t
     write(spark, config, "silver.screens", [page("s1")])
     verdicts = {v.table: v.passed for v in run_gate(spark, config, raise_on_failure=False, now=NOW)}
     assert verdicts == {"silver.pages": False, "silver.screens": True}
-    gate = gate_verdicts(spark, Lake(config.lake.dir))
-    results = run_export(spark, config, passed=lambda table: gate.get(table, True))
+    results = run_export(spark, config, gate=gate_decisions(spark, Lake(config.lake.dir)))
     assert [r.table for r in results] == ["screens"]
     with open_warehouse(config.warehouse.url) as wh:
         assert wh.query('SELECT id FROM analytics.screens') == [("s1",)]
         assert not wh.columns(Target("analytics", "pages"))
+
+
+def test_the_export_loads_only_the_version_the_gate_judged(spark, lake_config, tmp_path):
+    config = with_values(lake_config, warehouse={"url": f"duckdb:///{tmp_path}/wh.duckdb"})
+    lake = Lake(config.lake.dir)
+    write(spark, config, "silver.pages", [page("p1")])
+    run_gate(spark, config, now=NOW)
+    write(spark, config, "silver.pages", [page("late")])  # a silver batch after the gate ran
+
+    def exported():
+        run_export(spark, config, gate=gate_decisions(spark, lake))
+        with open_warehouse(config.warehouse.url) as wh:
+            return sorted(r[0] for r in wh.query("SELECT id FROM analytics.pages"))
+
+    assert exported() == ["p1"]  # the unjudged row waits
+    run_gate(spark, config, now=NOW)
+    assert exported() == ["late", "p1"]
+    write(spark, config, "silver.pages", [page(None)])  # fails ids_not_null at the next gate
+    run_gate(spark, config, raise_on_failure=False, now=NOW)
+    assert exported() == ["late", "p1"]  # a failed table is not loaded at all
+
+
+def test_a_per_event_table_waits_for_the_tracks_version_the_gate_judged(spark, lake_config, tmp_path):
+    config = with_values(lake_config, warehouse={"url": f"duckdb:///{tmp_path}/wh.duckdb"})
+    lake = Lake(config.lake.dir)
+    tracks = PAGES.replace("name string", "event string")
+
+    def silver_batch(*ids):  # as silver writes a batch: the per-event table, then tracks
+        write(spark, config, "silver.signed_up", [page(i)[:-1] + ("Signed Up",) for i in ids], tracks)
+        write(spark, config, "silver.tracks", [page(i)[:-1] + ("Signed Up",) for i in ids], tracks)
+
+    def exported(table):
+        results = {r.table: r for r in run_export(spark, config, gate=gate_decisions(spark, lake))}
+        with open_warehouse(config.warehouse.url) as wh:
+            return results[table], sorted(r[0] for r in wh.query(f"SELECT id FROM analytics.{table}"))
+
+    silver_batch("t1")
+    run_gate(spark, config, now=NOW)
+    silver_batch("t2")  # after the gate: neither tracks nor signed_up may load it yet
+    assert exported("signed_up")[1] == ["t1"] and exported("tracks")[1] == ["t1"]
+    run_gate(spark, config, now=NOW)
+    assert exported("signed_up")[1] == ["t1", "t2"]
+    delta.remove_tree(spark, lake.silver("tracks"))  # a full refresh rebuilds tracks: not judged yet
+    silver_batch("t3")
+    result, ids = exported("signed_up")
+    assert ids == ["t1", "t2"] and "rebuilt" in result.held
 
 
 def test_history_accumulates_and_row_volume_flags_a_spike(spark, lake_config):
