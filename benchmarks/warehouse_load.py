@@ -7,8 +7,9 @@
    way ``lakehouse export`` does.
 2. PostgreSQL (Debian's server, started here in a temporary folder): the export's load
    (``Warehouse.load``, one transaction with the ledger row) of a new table (COPY straight into
-   it) and of the same rows merged into that now full table (COPY into a staging table, delete
-   matching keys, insert), against two row-by-row baselines on the same rows: one INSERT
+   it, in PostgreSQL's binary format; once more in CSV, the earlier way, for comparison) and of
+   the same rows merged into that now full table (COPY into a staging table, delete matching
+   keys, insert), against two row-by-row baselines on the same rows: one INSERT
    statement and round trip per row, which is what redshift-connector's ``executemany`` does
    (its cursor loops ``execute``), and psycopg 3's ``executemany``, which pipelines the same
    statements. ``--insert-rows`` limits the baselines (their cost is per row, so a sample gives
@@ -140,6 +141,8 @@ def main() -> None:
         with open_warehouse(pg.url, env={"LAKEHOUSE_WAREHOUSE_PASSWORD": pg.password}) as warehouse:
             copy_s = timed_load(warehouse, columns, files, "analytics", 0)
             merge_s = timed_load(warehouse, columns, files, "analytics", 1)
+            warehouse.binary_copy = False
+            csv_s = timed_load(warehouse, columns, files, "analytics_csv", 0)
         rows_n, rows_s = insert_rows(pg, columns, files, args.insert_rows, pipelined=False)
         pipe_n, pipe_s = insert_rows(pg, columns, files, args.insert_rows, pipelined=True)
     with open_warehouse(f"duckdb:///{work}/wh.duckdb") as warehouse:
@@ -149,6 +152,8 @@ def main() -> None:
     n = args.rows
     copy_rate, merge_rate, rows_rate, pipe_rate = n / copy_s, n / merge_s, rows_n / rows_s, pipe_n / pipe_s
     print(f"postgres  staged COPY, new table        : {copy_s:7.1f}s  {copy_rate:12,.0f} rows/s  ({n:,} rows)")
+    print(f"postgres  staged COPY as CSV, new table :{csv_s:7.1f}s  {n / csv_s:12,.0f} rows/s  "
+          f"(binary is {csv_s / copy_s:.2f}x as fast)")
     print(f"postgres  staged COPY, merge by key     : {merge_s:7.1f}s  {merge_rate:12,.0f} rows/s  ({n:,} rows replaced)")
     print(f"postgres  INSERT, a round trip per row  : {rows_s:7.1f}s  {rows_rate:12,.0f} rows/s  ({rows_n:,} rows)")
     print(f"postgres  INSERT, psycopg executemany   : {pipe_s:7.1f}s  {pipe_rate:12,.0f} rows/s  ({pipe_n:,} rows, pipelined)")

@@ -165,6 +165,36 @@ def test_replace_mode_swaps_the_whole_table_and_a_failed_load_changes_nothing(wa
     assert warehouse.last_version(target.schema, target.table) == 1
 
 
+def test_postgres_copies_in_binary_cast_to_the_table_and_in_csv_for_a_type_of_its_own(postgres, tmp_path):
+    from lakehouse.warehouse.postgres import binary_schema
+
+    columns = (("id", "string"), ("n", "bigint"), ("x", "double"), ("ok", "boolean"), ("day", "date"),
+               ("ts", "timestamp"), ("note", "string"))
+    types = dict(ARROW, date=pa.date32())
+    row = ("a", 2**40, 0.1, True, dt.date(2026, 11, 27), dt.datetime(2026, 11, 27, 8, 30, 0, 123456, tzinfo=dt.timezone.utc),
+           "é \\ \"q\" \n \t ,;")
+    files = (parquet(tmp_path / "r.parquet", {c: [v, None] for (c, _), v in zip(columns, row)},
+                     {c: types[t] for c, t in columns}),)
+    select = "SELECT id, n, x, ok, day, ts, note FROM bin.t ORDER BY id NULLS LAST"
+    with open_warehouse(postgres.url, env={"LAKEHOUSE_WAREHOUSE_PASSWORD": postgres.password}) as wh:
+        wh.load(Load(Target("bin", "t"), "lake/t", columns, files, 0, 0, mode=REPLACE))
+        expected = [row[:5] + (dt.datetime(2026, 11, 27, 8, 30, 0, 123456),) + row[6:], (None,) * 7]
+        assert wh.query(select) == expected
+        # A table whose columns are wider than the files (n as text) gets the files cast to them.
+        with wh.connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE bin.t ALTER COLUMN n TYPE text")
+            wh.connection.commit()
+        wh.load(Load(Target("bin", "t"), "lake/t", columns, files, 1, 1, mode=REPLACE))
+        assert wh.query("SELECT n FROM bin.t ORDER BY id NULLS LAST") == [(str(2**40),), (None,)]
+        # A column of a type the lake does not write (numeric, set by hand): the load goes as CSV.
+        with wh.connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE bin.t ALTER COLUMN x TYPE numeric USING x::numeric")
+            wh.connection.commit()
+        assert binary_schema(["x"], {"x": "numeric"}) is None
+        wh.load(Load(Target("bin", "t"), "lake/t", columns, files, 2, 2, mode=REPLACE))
+        assert [(str(n), str(x)) for n, x in wh.query("SELECT n, x FROM bin.t WHERE id = 'a'")] == [(str(2**40), "0.1")]
+
+
 # -- S3 staging and the Redshift adapter ----------------------------------------------------------------
 
 def test_s3_stage_uploads_files_and_a_manifest_with_content_lengths(s3_endpoint, tmp_path):

@@ -269,11 +269,18 @@ def copy_from_manifest(into: Target, manifest_url: str, iam_role: str) -> str:
             f"IAM_ROLE {lit(iam_role).sql('redshift')} FORMAT AS PARQUET MANIFEST")
 
 
-def copy_from_stdin(into: Target, columns: Sequence[str]) -> str:
-    """PostgreSQL ``COPY into (cols) FROM STDIN`` in CSV, as pyarrow writes it (an unquoted
-    empty field is NULL, ``""`` is the empty string)."""
+def copy_from_stdin(into: Target, columns: Sequence[str], *, binary: bool = False) -> str:
+    """PostgreSQL ``COPY into (cols) FROM STDIN``: in PostgreSQL's binary format, or in CSV as
+    pyarrow writes it (an unquoted empty field is NULL, ``""`` is the empty string)."""
     names = ", ".join(ident(c).sql("postgres") for c in columns)
-    return f"COPY {table(into).sql('postgres')} ({names}) FROM STDIN WITH (FORMAT csv)"
+    return f"COPY {table(into).sql('postgres')} ({names}) FROM STDIN WITH (FORMAT {'binary' if binary else 'csv'})"
+
+
+def postgres_column_types() -> str:
+    """PostgreSQL: ``(column, type)`` of the table named by the parameter (a quoted, possibly
+    schema-qualified name; temporary tables too), in table order."""
+    return ("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+            "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
 
 
 def set_query_group(group: str) -> str:
