@@ -127,10 +127,10 @@ class BatchWriter:
             .withColumn("batch_id", F.lit(batch_id).cast("long"))
         )
         events_pass = Observation(f"bronze_events_{batch_id}")
-        version = delta.current_version(spark, self.paths.events)
+        version, _ = delta.version_and_id(spark, self.paths.events)
         delta.append(select_events(self.records(lines_df, events_pass)), self.paths.events,
                      partition_by=PARTITION_BY, txn=txn)
-        if delta.current_version(spark, self.paths.events) > version:
+        if delta.version_and_id(spark, self.paths.events)[0] > version:
             counts = events_pass.get
             bad_lines_df = lines_df.join(
                 F.broadcast(spark.createDataFrame([(k,) for k in counts["bad_lines"]], "_line_key long")),
