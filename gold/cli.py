@@ -62,6 +62,8 @@ def cmd_export(args: argparse.Namespace, ctx) -> int:
             extra = ""
             if item.result.columns_added:
                 extra += f", {len(item.result.columns_added)} new column(s)"
+            if item.result.rows_deleted:
+                extra += f", {item.result.rows_deleted:,} deleted"
             if item.result.columns_widened:
                 extra += f", widened {', '.join(item.result.columns_widened)}"
             state = f"{item.result.rows:,} rows{extra}"

@@ -6,8 +6,10 @@ Per lake table and warehouse target:
    incarnation of the table: a rebuilt table has a new Delta id and starts over).
 2. Nothing new: skip. Never loaded, or its change feed does not reach back: the whole table at
    the current version, loaded in ``replace`` mode. Otherwise the Change Data Feed of the versions
-   since, reduced to the newest image of each key, loaded in ``merge`` mode. Models rebuilt as a
-   whole (gold) are always loaded in ``replace`` mode.
+   since, reduced to the newest image of each key, loaded in ``merge`` mode; a key whose newest
+   change is a delete (a GDPR erasure in the lake) is staged flagged, and its row leaves the
+   warehouse table in the same load. Models rebuilt as a whole (gold) are always loaded in
+   ``replace`` mode.
    A table the quality gate judges is loaded no further than the version its latest passing
    verdict judged (rows that landed after the gate wait for the next one); a per-event table,
    judged by the tracks verdict, no further than its newest version committed before that tracks
@@ -48,6 +50,8 @@ SILVER_INTERNAL = ("discards", "_column_map", "_message_ids", "_batches")
 GOLD_TABLES = ("sessions", "users", "daily_active_users", "event_counts_daily")
 # Gold's stitched users would collide with Segment's silver ``users`` in one schema.
 GOLD_NAMES = {"users": "stitched_users"}
+# A merge load's staged files flag the keys deleted in the lake with this column (not loaded).
+DELETED_FLAG = "_lakehouse_deleted"
 _LOGICAL = {StringType: "string", LongType: "bigint", IntegerType: "int", ShortType: "int", DoubleType: "double",
             FloatType: "float", BooleanType: "boolean", TimestampType: "timestamp", DateType: "date"}
 
@@ -140,6 +144,7 @@ class Plan:
     mode: str
     from_version: int
     to_version: int
+    deleted_column: str = ""  # merge: the column flagging keys deleted in the lake
 
 
 def plan(spark: SparkSession, table: ExportTable, last: int | None, current: int) -> Plan:
@@ -152,7 +157,16 @@ def plan(spark: SparkSession, table: ExportTable, last: int | None, current: int
     if changes_df is None:
         log.warning("%s: no change feed for versions %d-%d; loading the whole table", table.name, last + 1, current)
         return Plan(delta.read_version(spark, table.path, current), REPLACE, last + 1, current)
-    return Plan(delta.latest_images(changes_df, table.keys), MERGE, last + 1, current)
+    flag = deleted_flag(changes_df.columns)
+    return Plan(delta.latest_images(changes_df, table.keys, deleted=flag), MERGE, last + 1, current, flag)
+
+
+def deleted_flag(columns: Iterable[str]) -> str:
+    """The name of the staged column that flags keys deleted in the lake: one no table column has."""
+    taken, name = set(columns), DELETED_FLAG
+    while name in taken:
+        name = f"_{name}"
+    return name
 
 
 def stage(rows_df: DataFrame, folder: str, file_rows: int) -> list[str]:
@@ -293,7 +307,7 @@ def _prepare(spark, route: Route, all_routes, table: ExportTable, loaded: dict[t
     files = stage(rows_df, folder, file_rows)
     load = Load(Target(route.schema, table.name), lake_table, columns, tuple(files), load_plan.from_version,
                 load_plan.to_version, mode=load_plan.mode, keys=table.keys if load_plan.mode == MERGE else (),
-                sort_key=table.sort_key)
+                sort_key=table.sort_key, deleted_column=load_plan.deleted_column)
     return load, folder
 
 

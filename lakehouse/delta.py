@@ -113,24 +113,24 @@ def read_changes(spark: SparkSession, path: str, from_version: int, to_version: 
     return changes_df
 
 
-def latest_images(changes_df: DataFrame, keys: Sequence[str]) -> DataFrame:
+def latest_images(changes_df: DataFrame, keys: Sequence[str], *, deleted: str = "") -> DataFrame:
     """One row per key that exists after the changes: its newest inserted or updated image.
 
     A key whose newest change is a delete (a quality drop, a GDPR deletion) yields no row, even
-    when it was inserted in the same range. Without ``keys``, every inserted or updated row."""
+    when it was inserted in the same range; with ``deleted`` set, it yields its deleted image
+    instead, flagged true in a boolean column of that name (false on the live rows), so a copy
+    elsewhere can delete it too. Without ``keys``, every inserted or updated row."""
     live = F.col("_change_type").isin("insert", "update_postimage")
     cdf_columns = ("_change_type", "_commit_version", "_commit_timestamp")
     if not keys:
         return changes_df.filter(live).drop(*cdf_columns)
     # Newest version first; within one version (a rewrite) the live image before the delete.
     newest = Window.partitionBy(*keys).orderBy(F.col("_commit_version").desc(), F.col("_change_type") == "delete")
-    return (
-        changes_df
-        .filter(live | (F.col("_change_type") == "delete"))
-        .withColumn("_rank", F.row_number().over(newest))
-        .filter((F.col("_rank") == 1) & live)
-        .drop("_rank", *cdf_columns)
-    )
+    ranked_df = (changes_df.filter(live | (F.col("_change_type") == "delete"))
+                 .withColumn("_rank", F.row_number().over(newest)).filter(F.col("_rank") == 1))
+    if deleted:
+        return ranked_df.withColumn(deleted, ~live).drop("_rank", *cdf_columns)
+    return ranked_df.filter(live).drop("_rank", *cdf_columns)
 
 
 def table_id(spark: SparkSession, path: str) -> str:

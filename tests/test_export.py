@@ -149,3 +149,21 @@ def test_latest_images_keep_the_newest_live_row_and_drop_keys_deleted_since(spar
     ], "source_id string, id string, v string, _change_type string, _commit_version long")
     rows = sorted(tuple(r) for r in delta.latest_images(changes_df, ("source_id", "id")).collect())
     assert rows == [("s", "a", "new"), ("s", "c", "y2")]
+    flagged = sorted(tuple(r) for r in delta.latest_images(changes_df, ("source_id", "id"), deleted="gone").collect())
+    assert flagged == [("s", "a", "new", False), ("s", "b", "x", True), ("s", "c", "y2", False)]
+
+
+@pytest.mark.parametrize("export_config", ["duckdb"], indirect=True)
+def test_a_row_erased_in_the_lake_leaves_the_warehouse_with_the_next_export(spark, export_config):
+    config, schema = export_config, export_config.warehouse.schema
+    lake = Lake(config.lake.dir)
+    land_and_refine(spark, config, first_messages())
+    run_export(spark, config)
+    for table in ("tracks", "order_completed"):  # a GDPR erasure of message t2 in silver
+        assert delta.delete_where(spark, lake.silver(table), "id = 't2'") == 1
+    results = {r.table: r.result for r in run_export(spark, config) if r.result is not None}
+    assert (results["tracks"].rows, results["tracks"].rows_deleted) == (0, 1)
+    assert (results["order_completed"].rows, results["order_completed"].rows_deleted) == (0, 1)
+    with open_warehouse(config.warehouse.url, password_env=config.warehouse.password_env) as wh:
+        assert [r[0] for r in rows(wh, schema, "order_completed", "id")] == ["t1"]
+        assert "t2" not in [r[0] for r in rows(wh, schema, "tracks", "id")]

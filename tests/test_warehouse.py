@@ -56,6 +56,7 @@ def test_every_statement_quotes_hostile_names_and_parses_back(dialect):
         *q.widen_column(target, "price", "bigint", "string", dialect),
         q.delete_matching(target, "stage_1", KEYS, dialect),
         q.insert_from(target, "stage_1", [c for c, _ in BASE], dialect),
+        q.insert_from(target, "stage_1", [c for c, _ in BASE], dialect, unless="deleted; --"),
         q.insert_values(q.ledger(target.schema), {"table_name": "it's", "from_version": 1}, dialect),
         q.ledger_lookup(target.schema, "t", "silver/t#id", 0, 3, dialect),
     ]
@@ -65,7 +66,7 @@ def test_every_statement_quotes_hostile_names_and_parses_back(dialect):
         assert not list(parsed.find_all(sqlglot.exp.Drop)) or statement.startswith("ALTER"), statement
     # The hostile names come back as single identifiers: quoted, never read as SQL.
     names = {i.name for s in statements for i in sqlglot.parse_one(s, read=dialect).find_all(sqlglot.exp.Identifier)}
-    assert {HOSTILE, 'an"alytics', "order completed", "Größe.with space"} <= names
+    assert {HOSTILE, 'an"alytics', "order completed", "Größe.with space", "deleted; --"} <= names
 
 
 def test_redshift_table_layout_copy_and_query_group_parse_as_redshift():
@@ -147,6 +148,22 @@ def test_new_columns_are_added_and_a_widened_type_keeps_old_values(warehouse, tm
     rows = warehouse.query(q.exp.select("id", "price", q.exp.column(q.ident("coupon code")))
                            .from_(q.table(target)).order_by("id").sql(warehouse.dialect))
     assert rows == [("a", "1", None), ("b", "12 USD", True), ("c", "3", False)]
+
+
+def test_a_merge_deletes_the_keys_flagged_deleted_and_loads_the_rest(warehouse, tmp_path):
+    target = Target(_schema(warehouse), "order_completed")
+    warehouse.load(Load(target, "t", BASE, (staged(tmp_path, "first", BASE, FIRST),), 0, 0, keys=KEYS))
+    flagged = BASE + (("_lakehouse_deleted", "boolean"),)
+    changes = [("s1", "a", 9, None, "n", None, False),  # updated
+               ("s1", "b", None, None, None, None, True),  # deleted in the lake
+               ("s1", "z", None, None, None, None, True)]  # deleted before it was ever loaded
+    result = warehouse.load(Load(target, "t", flagged, (staged(tmp_path, "second", flagged, changes),), 1, 1,
+                                 keys=KEYS, deleted_column="_lakehouse_deleted"))
+    assert (result.rows, result.rows_deleted) == (1, 2)
+    assert warehouse.query(q.exp.select("id", "price").from_(q.table(target)).sql(warehouse.dialect)) == [("a", 9)]
+    assert "_lakehouse_deleted" not in dict(warehouse.columns(target))
+    with pytest.raises(ValueError, match="boolean column of a merge load"):
+        Load(target, "t", flagged, (), 2, 2, mode=REPLACE, deleted_column="_lakehouse_deleted")
 
 
 def test_replace_mode_swaps_the_whole_table_and_a_failed_load_changes_nothing(warehouse, tmp_path):

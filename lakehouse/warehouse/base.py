@@ -4,7 +4,9 @@ An adapter (DuckDB, PostgreSQL, Redshift) supplies a DB-API connection and the w
 files reach a table (``copy_into``); :meth:`Warehouse.load` does the rest in one transaction:
 ledger check, create/evolve the target, COPY (into the target when it is new or replaced, else
 into a staging table, then delete matching keys + insert), ledger row. A load already in the
-ledger is a no-op, so a retried or replayed export never doubles a row.
+ledger is a no-op, so a retried or replayed export never doubles a row. A merge load may carry
+keys deleted in the lake (rows flagged in its ``deleted_column``): their rows leave the target
+in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lakehouse.errors import ExportError
@@ -42,6 +45,9 @@ class Load:
             rows, insert: for models rebuilt as a whole).
         keys: Merge keys.
         sort_key, dist_key: Redshift table layout for a new table.
+        deleted_column: A boolean column of the staged files (not of the target) that is true on
+            a row standing for a key deleted in the lake: the key's row is deleted from the
+            target, nothing is inserted for it. Merge loads only.
     """
 
     target: Target
@@ -54,6 +60,7 @@ class Load:
     keys: tuple[str, ...] = ()
     sort_key: tuple[str, ...] = ()
     dist_key: str | None = None
+    deleted_column: str = ""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __post_init__(self):
@@ -64,6 +71,13 @@ class Load:
         missing = [k for k in self.keys if k not in dict(self.columns)]
         if missing:
             raise ValueError(f"merge keys {missing} are not columns of {self.target.table}")
+        if self.deleted_column and (self.mode != MERGE or dict(self.columns).get(self.deleted_column) != "boolean"):
+            raise ValueError(f"the deleted flag of {self.target.table} must be a boolean column of a merge load")
+
+    @property
+    def table_columns(self) -> tuple[tuple[str, str], ...]:
+        """The target's columns: the staged ones but the deleted flag."""
+        return tuple(c for c in self.columns if c[0] != self.deleted_column)
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,7 @@ class LoadResult:
     skipped: bool  # the ledger already held this load
     columns_added: tuple[str, ...] = ()
     columns_widened: tuple[str, ...] = ()
+    rows_deleted: int = 0  # keys deleted in the lake, removed from the target
 
 
 class Warehouse(ABC):
@@ -220,29 +235,32 @@ class Warehouse(ABC):
                      load.from_version, load.to_version)
             return LoadResult(target, 0, skipped=True)
         created, added, widened = self._evolve(cursor, load)
-        rows = sum(pq.ParquetFile(path).metadata.num_rows for path in load.files)
-        names = [c for c, _ in load.columns]
+        staged = sum(pq.ParquetFile(path).metadata.num_rows for path in load.files)
+        deleted = _flagged(load.files, load.deleted_column) if load.deleted_column and staged else 0
+        rows = staged - deleted
+        names = [c for c, _ in load.table_columns]
         if load.mode == REPLACE:
             cursor.execute(q.delete_all(target, d))
-        if rows and self.direct_copy and (load.mode == REPLACE or created):
+        if staged and self.direct_copy and (load.mode == REPLACE or created) and not load.deleted_column:
             # Nothing in the target to merge with: COPY straight into it (still this transaction).
             self.copy_into(cursor, target, load.columns, load.files)
-        elif rows:
+        elif staged:
             staging = Target("", f"stage_{uuid.uuid4().hex[:12]}")
             cursor.execute(q.create_staging(staging.table, load.columns, d))
             self.copy_into(cursor, staging, load.columns, load.files)
             if load.mode == MERGE:
                 cursor.execute(q.delete_matching(target, staging.table, load.keys, d))
-            cursor.execute(q.insert_from(target, staging.table, names, d))
+            cursor.execute(q.insert_from(target, staging.table, names, d, unless=load.deleted_column or None))
             cursor.execute(q.drop_table(staging.table, d))
         cursor.execute(q.insert_values(ledger, {
             "table_name": target.table, "lake_table": load.lake_table, "from_version": load.from_version,
             "to_version": load.to_version, "rows_loaded": rows, "mode": load.mode, "run_id": load.run_id,
             "loaded_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" "),
         }, d))
-        log.info("%s.%s versions %d-%d: %d rows (%s)", target.schema, target.table, load.from_version,
-                 load.to_version, rows, load.mode)
-        return LoadResult(target, rows, skipped=False, columns_added=tuple(added), columns_widened=tuple(widened))
+        log.info("%s.%s versions %d-%d: %d rows, %d deleted (%s)", target.schema, target.table, load.from_version,
+                 load.to_version, rows, deleted, load.mode)
+        return LoadResult(target, rows, skipped=False, columns_added=tuple(added), columns_widened=tuple(widened),
+                          rows_deleted=deleted)
 
     def _evolve(self, cursor, load: Load) -> tuple[bool, list[str], list[str]]:
         """Create the target, add the columns it lacks, widen the ones that narrowed.
@@ -252,10 +270,10 @@ class Warehouse(ABC):
         cursor.execute(q.table_columns(target, d))
         existing = {name: q.logical_type(reported) for name, reported in cursor.fetchall()}
         if not existing:
-            cursor.execute(q.create_table(target, load.columns, d, sort_key=load.sort_key, dist_key=load.dist_key))
+            cursor.execute(q.create_table(target, load.table_columns, d, sort_key=load.sort_key, dist_key=load.dist_key))
             return True, [], []
         added, widened = [], []
-        for name, type_ in load.columns:
+        for name, type_ in load.table_columns:
             if name not in existing:
                 cursor.execute(q.add_column(target, name, type_, d))
                 added.append(name)
@@ -266,3 +284,8 @@ class Warehouse(ABC):
         if added or widened:
             log.info("%s.%s: added columns %s, widened %s", target.schema, target.table, added, widened)
         return False, added, widened
+
+
+def _flagged(files: Sequence[str], column: str) -> int:
+    """Rows of the Parquet ``files`` whose boolean ``column`` is true."""
+    return sum(int(pc.sum(pq.read_table(path, columns=[column])[column]).as_py() or 0) for path in files)

@@ -197,8 +197,12 @@ def delete_all(target: Target, dialect: str) -> str:
     return exp.Delete(this=table(target)).sql(dialect)
 
 
-def insert_from(target: Target, staging: str, columns: Sequence[str], dialect: str) -> str:
+def insert_from(target: Target, staging: str, columns: Sequence[str], dialect: str, *, unless: str | None = None) -> str:
+    """``INSERT INTO target (cols) SELECT cols FROM staging`` [``WHERE NOT unless``: skip the rows
+    flagged by that boolean column]."""
     select = exp.select(*[exp.column(ident(c)) for c in columns]).from_(exp.Table(this=ident(staging)))
+    if unless:
+        select = select.where(exp.Not(this=exp.column(ident(unless))))
     insert = exp.Insert(this=exp.Schema(this=table(target), expressions=[ident(c) for c in columns]), expression=select)
     return insert.sql(dialect)
 
