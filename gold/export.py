@@ -311,7 +311,7 @@ def _prepare(spark, route: Route, all_routes, table: ExportTable, loaded: dict[t
     return load, folder
 
 
-def _load(warehouse: Warehouse, route: Route, table: ExportTable, prepared: tuple[Load, str] | None) -> ExportResult:
+def _load(warehouse: Warehouse, route: Route, table: ExportTable, prepared: tuple[Load, str] | Held | None) -> ExportResult:
     if prepared is None:
         log.info("%s.%s: up to date", route.schema, table.name)
         return ExportResult(table.name, route.schema, None)
