@@ -28,7 +28,6 @@ import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Callable, Iterable, Mapping
 
 from pyspark.sql import DataFrame, SparkSession
@@ -254,8 +253,8 @@ def _follows(lake: Lake, table: ExportTable) -> bool:
     return bool(table.gate_table) and _gate_path(lake, table.gate_table) != table.path
 
 
-def _judged_at(spark, lake: Lake, gate_table: str, decision: GateDecision) -> datetime | None:
-    """When the last silver batch in the version the gate judged was committed (the newest
+def _judged_at(spark, lake: Lake, gate_table: str, decision: GateDecision) -> int | None:
+    """When (ms) the last silver batch in the version the gate judged was committed (the newest
     ``WRITE`` up to that version); None when that table was rebuilt since."""
     path = _gate_path(lake, gate_table)
     if not delta.is_table(spark, path) or delta.version_and_id(spark, path)[1] != decision.table_id:
@@ -264,7 +263,7 @@ def _judged_at(spark, lake: Lake, gate_table: str, decision: GateDecision) -> da
 
 
 def loadable_version(spark, table: ExportTable, current: int, table_id: str, decision: GateDecision | None,
-                     judged_at: datetime | None, follows: bool) -> int | Held:
+                     judged_at: int | None, follows: bool) -> int | Held:
     """The newest version of ``table`` the export may load, or why none may be loaded yet.
 
     No gate decision: the current one. Judged by its own verdict: the version judged, unless the
@@ -289,7 +288,7 @@ def loadable_version(spark, table: ExportTable, current: int, table_id: str, dec
 
 def _prepare(spark, route: Route, all_routes, table: ExportTable, loaded: dict[tuple[str, str], int],
              staging_root: str, file_rows: int, decision: GateDecision | None = None,
-             judged_at: datetime | None = None, follows: bool = False) -> tuple[Load, str] | Held | None:
+             judged_at: int | None = None, follows: bool = False) -> tuple[Load, str] | Held | None:
     """Plan and stage one table's load for ``route``: ``(load, staging folder)``, None if up to
     date, :class:`Held` if the gate has not judged any of it yet."""
     current, table_id = delta.version_and_id(spark, table.path)

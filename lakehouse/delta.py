@@ -8,7 +8,6 @@ a no-op (Delta's ``txnAppId``/``txnVersion`` idempotent writes).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Mapping, Sequence
 
@@ -154,34 +153,41 @@ def version_and_id(spark: SparkSession, path: str) -> tuple[int, str]:
         return current_version(spark, path), table_id(spark, path)
 
 
-def write_time(spark: SparkSession, path: str, version: int) -> datetime | None:
-    """When the newest ``WRITE`` (an append or overwrite, not OPTIMIZE or DELETE) at or before
-    ``version`` of the table at ``path`` was committed; None when history has none."""
+def commit_times(spark: SparkSession, path: str) -> dict[int, int]:
+    """``{version: commit file's modification time in ms}`` of the table at ``path``, from one
+    listing of its log: the order the file system saw the commits in, across tables too (unlike
+    ``history``'s timestamps, which Delta nudges to keep one table's increasing). Versions whose
+    commit files were cleaned up are absent."""
+    fs, log_path = _file_system(spark, f"{path.rstrip('/')}/_delta_log")
+    if not fs.exists(log_path):
+        return {}
+    times = {}
+    for status in fs.listStatus(log_path):
+        name = status.getPath().getName()
+        if len(name) == 25 and name.endswith(".json") and name[:20].isdigit():
+            times[int(name[:20])] = int(status.getModificationTime())
+    return times
+
+
+def write_time(spark: SparkSession, path: str, version: int) -> int | None:
+    """When (commit file time, ms) the newest ``WRITE`` (an append or overwrite, not OPTIMIZE or
+    DELETE) at or before ``version`` of the table at ``path`` was committed; None: there is none."""
     current = version_and_id(spark, path)[0]
-    rows = (DeltaTable.forPath(spark, path).history(max(current - version, 0) + 1)
-            .filter((F.col("version") <= version) & (F.col("operation") == "WRITE"))
-            .agg(F.max_by("timestamp", "version").alias("at")).collect())
-    if rows[0]["at"] is not None:
-        return rows[0]["at"]
-    rows = (DeltaTable.forPath(spark, path).history()  # further back than the versions read above
-            .filter((F.col("version") <= version) & (F.col("operation") == "WRITE"))
-            .agg(F.max_by("timestamp", "version").alias("at")).collect())
-    return rows[0]["at"]
+    for history_df in (DeltaTable.forPath(spark, path).history(max(current - version, 0) + 1),
+                       DeltaTable.forPath(spark, path).history()):  # the second: further back
+        row = (history_df.filter((F.col("version") <= version) & (F.col("operation") == "WRITE"))
+               .agg(F.max("version").alias("v")).first())
+        if row["v"] is not None:
+            return commit_times(spark, path).get(int(row["v"]))
+    return None
 
 
-def version_before(spark: SparkSession, path: str, at: datetime) -> int | None:
-    """The newest version of the table at ``path`` committed strictly before ``at`` (None: it did
-    not exist yet, or that part of its history was cleaned up). Reads only as much of the history
-    as it needs, newest commits first."""
-    limit = 16
-    while True:
-        rows = DeltaTable.forPath(spark, path).history(limit).select("version", "timestamp").collect()
-        before = [r["version"] for r in rows if r["timestamp"] < at]
-        if before:
-            return max(before)
-        if len(rows) < limit or min(r["version"] for r in rows) == 0:
-            return None
-        limit *= 16
+def version_before(spark: SparkSession, path: str, at_ms: int) -> int | None:
+    """The newest version of the table at ``path`` whose commit file was written strictly before
+    ``at_ms`` (see :func:`commit_times`); None: it did not exist yet, or that part of its log was
+    cleaned up."""
+    before = [version for version, ms in commit_times(spark, path).items() if ms < at_ms]
+    return max(before, default=None)
 
 
 def overwrite(df: DataFrame, path: str, *, partition_by: Sequence[str] = ()) -> int:
