@@ -222,15 +222,16 @@ def run_export(spark: SparkSession, config: Config, *, tables: tuple[str, ...] =
             log.warning("%s: the quality gate did not pass for %s; not exported", table.name, table.gate_table)
             continue
         selected.append(table)
+    follows = {t.name for t in selected if _follows(lake, t)}
     judged_at = {name: _judged_at(spark, lake, name, gate[name])
-                 for name in {t.gate_table for t in selected if _follows(lake, t) and t.gate_table in gate}}
+                 for name in {t.gate_table for t in selected if t.name in follows and t.gate_table in gate}}
     results: list[ExportResult] = []
     for route in all_routes:
         with opener(route.url) as warehouse, ThreadPoolExecutor(wh.stage_parallelism) as pool:
             loaded = warehouse.loaded_versions(route.schema)
             futures = [pool.submit(_prepare, spark, route, all_routes, table, loaded, staging_root, wh.file_rows,
                                    gate.get(table.gate_table), judged_at.get(table.gate_table),
-                                   _follows(lake, table))
+                                   table.name in follows)
                        for table in selected]
             loaded_count = 0
             try:

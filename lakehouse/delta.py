@@ -173,8 +173,9 @@ def write_time(spark: SparkSession, path: str, version: int) -> int | None:
     """When (commit file time, ms) the newest ``WRITE`` (an append or overwrite, not OPTIMIZE or
     DELETE) at or before ``version`` of the table at ``path`` was committed; None: there is none."""
     current = version_and_id(spark, path)[0]
-    for history_df in (DeltaTable.forPath(spark, path).history(max(current - version, 0) + 1),
-                       DeltaTable.forPath(spark, path).history()):  # the second: further back
+    # history(n) reads n commit files at once: first only back to ``version``, the rest only if needed.
+    for limit in (max(current - version, 0) + 1, None):
+        history_df = DeltaTable.forPath(spark, path).history(limit) if limit else DeltaTable.forPath(spark, path).history()
         row = (history_df.filter((F.col("version") <= version) & (F.col("operation") == "WRITE"))
                .agg(F.max("version").alias("v")).first())
         if row["v"] is not None:

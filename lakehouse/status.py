@@ -1,10 +1,10 @@
 """``lakehouse status``: per layer and table, freshness, rows, last export, last gate verdict.
 
 Reads the lake's tables by their paths (never a layer's code): row counts and the newest
-``received_at`` from one aggregation per table; the last export from the warehouse's load ledger; the last verdict from ``<lake>/quality/gate``. A table's
-lag is now minus its newest ``received_at``; with ``status.max_lag_minutes`` set, bronze.events or
-silver.tracks past it misses the freshness objective and the command exits 4 (for schedulers and
-monitors).
+``received_at`` from one aggregation per table; the last export from the warehouse's load ledger;
+the last verdict from ``<lake>/quality/gate``. A table's lag is now minus its newest
+``received_at``; with ``status.max_lag_minutes`` set, bronze.events or silver.tracks past it misses
+the freshness objective and the command exits 4 (for schedulers and monitors).
 """
 
 from __future__ import annotations

@@ -59,12 +59,11 @@ class PostgresWarehouse(Warehouse):
             _stream(cursor, q.copy_from_stdin(into, names), _batches(files, names), _csv)
             return
         encoder = ArrowToPostgresBinaryEncoder(schema)
-        cursor_copy = q.copy_from_stdin(into, names, binary=True)
 
         def encode(batch: pa.RecordBatch) -> bytes:
             return bytes(encoder.write_batch(batch.cast(schema)))
 
-        _stream(cursor, cursor_copy, _batches(files, names), encode,
+        _stream(cursor, q.copy_from_stdin(into, names, binary=True), _batches(files, names), encode,
                 header=bytes(encoder.write_header()), trailer=lambda: bytes(encoder.finish()))
 
 
