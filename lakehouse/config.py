@@ -127,6 +127,8 @@ class QualityConfig:
     skew_minutes: int = 24 * 60
     # Freshness objective: the newest received_at of a table at most this old.
     max_lag_minutes: int = 24 * 60
+    # Tables validated at the same time (threads sharing the Spark session; 1 = one by one).
+    parallel_tables: int = 3
 
 
 @dataclass(frozen=True)
@@ -366,6 +368,7 @@ def validate(config: Config) -> None:
         (config.gold.session_gap_minutes > 0, "gold.session_gap_minutes", "must be a positive number of minutes"),
         (config.quality.skew_minutes >= 0, "quality.skew_minutes", "must be 0 or more minutes"),
         (config.quality.max_lag_minutes > 0, "quality.max_lag_minutes", "must be a positive number of minutes"),
+        (1 <= config.quality.parallel_tables <= 16, "quality.parallel_tables", "must be between 1 and 16"),
         (config.status.max_lag_minutes >= 0, "status.max_lag_minutes", "must be 0 (no objective) or more minutes"),
         (config.maintain.recent_days >= 0, "maintain.recent_days", "must be 0 or more days"),
         (config.maintain.vacuum_retention_hours >= 168, "maintain.vacuum_retention_hours",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence, TypeVar
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -19,6 +19,7 @@ from pyspark.sql.types import StructType
 from lakehouse.sqltext import literal, quote
 
 log = logging.getLogger("lakehouse.delta")
+T = TypeVar("T")
 
 
 def ensure_table(spark: SparkSession, path: str, schema: StructType, partition_by: Sequence[str] = (),
@@ -213,15 +214,24 @@ def run_parallel(writes: Sequence[Callable[[], None]], parallelism: int) -> None
     overlapping commits to different tables hides that latency; Spark schedules the threads'
     jobs side by side. The first failure is raised after every write has finished or failed.
     """
-    if parallelism <= 1 or len(writes) <= 1:
-        for write in writes:
-            write()
-        return
-    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="delta-write") as pool:
-        futures = [pool.submit(write) for write in writes]
+    map_parallel(writes, parallelism)
+
+
+def map_parallel(calls: Sequence[Callable[[], T]], parallelism: int) -> list[T]:
+    """Call each of ``calls`` on up to ``parallelism`` threads; their results in order.
+
+    For work that waits on the driver more than it computes (small Spark jobs, Delta log reads,
+    Python between them): Spark runs the threads' jobs side by side. The first failure is raised
+    after every call has finished or failed.
+    """
+    if parallelism <= 1 or len(calls) <= 1:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="lakehouse") as pool:
+        futures = [pool.submit(call) for call in calls]
     errors = [f.exception() for f in futures if f.exception() is not None]
     if errors:
         raise errors[0]
+    return [f.result() for f in futures]
 
 
 def remove_tree(spark: SparkSession, path: str) -> bool:

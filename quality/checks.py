@@ -2,11 +2,12 @@
 
 A check is one of:
 
-- ``rows``: ``unexpected`` is a Spark SQL condition that is true for a *failing* row; run as
-  Great Expectations' ``UnexpectedRowsExpectation``. Only these can have severity ``drop``: the
-  failing rows are exactly the rows the condition selects.
-- ``expectation``: any Great Expectations 1.x expectation by class name (``expect_compound_
-  columns_to_be_unique``) with its ``kwargs``.
+- ``rows``: ``unexpected`` is a Spark SQL condition that is true for a *failing* row; run as the
+  gate's ``expect_no_rows_where`` (:mod:`quality.expectations`), whose counts GX computes for all
+  of a table's row checks in one Spark job. Only these can have severity ``drop``: the failing
+  rows are exactly the rows the condition selects.
+- ``expectation``: any Great Expectations 1.x expectation by class name (``expect_column_values_
+  to_not_be_null``) with its ``kwargs``, or the gate's own ``expect_keys_unique`` (``column_list``).
 - ``volume``: the row count of this run against the mean of the previous runs (history table);
   flagged when it is below ``1 - tolerance`` or above ``1 + tolerance`` times that mean.
 - ``freshness``: the newest ``received_at`` is at most ``max_lag_minutes`` old.
@@ -99,7 +100,7 @@ def _rows(name: str, unexpected: str, severity: str) -> Check:
 
 def _unique(*columns: str) -> Check:
     return Check("message_id_unique_per_tenant", "expectation", "fail",
-                 expectation="expect_compound_columns_to_be_unique", kwargs={"column_list": list(columns)})
+                 expectation="expect_keys_unique", kwargs={"column_list": list(columns)})
 
 
 # Time sanity, as SQL over `timestamp` and `received_at`.
@@ -141,8 +142,8 @@ def default_suites(skew_minutes: int, max_lag_minutes: int) -> dict[str, list[Ch
         "gold.sessions": [
             _rows("duration_not_negative", "duration_s < 0 OR duration_s IS NULL", "fail"),
             _rows("at_least_one_event", "events < 1 OR events IS NULL", "fail"),
-            Check("session_id_unique", "expectation", "fail", expectation="expect_column_values_to_be_unique",
-                  kwargs={"column": "session_id"}),
+            Check("session_id_unique", "expectation", "fail", expectation="expect_keys_unique",
+                  kwargs={"column_list": ["session_id"]}),
         ],
         "gold.users": [_rows("person_id_not_null", "person_id IS NULL", "fail")],
         "gold.daily_active_users": [_rows("active_users_positive", "active_users < 1", "fail")],

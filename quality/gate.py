@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
+from typing import Callable
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
@@ -36,10 +39,12 @@ from lakehouse.config import Config
 from lakehouse.errors import DataQualityError
 from lakehouse.status import latest_gate_rows
 from lakehouse.tables import Lake, join
-from quality import report
+from quality import expectations, report
 from quality.checks import Check, load_suites
+from quality.expectations import ExpectNoRowsWhere, duplicate_keys
 
 log = logging.getLogger("lakehouse.quality")
+SAMPLE_ROWS = 5
 
 HISTORY_SCHEMA = StructType([StructField(n, t) for n, t in (
     ("run_id", StringType()), ("table", StringType()), ("table_version", LongType()), ("check", StringType()),
@@ -112,11 +117,9 @@ def table_path(lake: Lake, table: str) -> str:
 
 def _gx_expectation(check: Check):
     if check.kind == "rows":
-        return gxe.UnexpectedRowsExpectation(
-            unexpected_rows_query=f"SELECT * FROM {{batch}} WHERE {check.unexpected}", description=check.name,
-            meta={"check": check.name})
+        return ExpectNoRowsWhere(condition=check.unexpected, description=check.name, meta={"check": check.name})
     cls_name = "".join(part.capitalize() for part in check.expectation.split("_"))
-    cls = getattr(gxe, cls_name, None)
+    cls = getattr(expectations, cls_name, None) or getattr(gxe, cls_name, None)
     if cls is None:
         raise DataQualityError(f"quality check {check.name!r}: Great Expectations has no expectation {check.expectation!r}")
     return cls(**dict(check.kwargs), meta={"check": check.name})
@@ -124,18 +127,35 @@ def _gx_expectation(check: Check):
 
 class GXRunner:
     """One ephemeral Great Expectations context per gate run (a context costs a temp docs
-    site and seconds to build); each validation gets its own dataframe asset."""
+    site and seconds to build). Each validation gets a Spark data source of its own: a source's
+    execution engine holds its batches, and tables are validated on several threads at once."""
 
     def __init__(self):
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm bars in job logs
-        self.source = self.context.data_sources.add_spark("lake")
-        self._assets = 0
+        self._lock = threading.Lock()
+        self._sources = 0
+
+    @classmethod
+    def lazy(cls) -> Callable[[], "GXRunner"]:
+        """A function returning one runner, built on its first call (a run that finds every
+        table unchanged builds none); safe to call from several threads."""
+        made: list[GXRunner] = []
+        lock = threading.Lock()
+
+        def get() -> GXRunner:
+            with lock:
+                if not made:
+                    made.append(cls())
+                return made[0]
+        return get
 
     def batch_definition(self, table: str):
-        self._assets += 1
-        return (self.source.add_dataframe_asset(f"{table.replace('.', '_')}_{self._assets}")
-                .add_batch_definition_whole_dataframe("all"))
+        with self._lock:  # the context's data source registry is not thread-safe
+            self._sources += 1
+            source = self.context.data_sources.add_spark(f"lake_{self._sources}")
+            return (source.add_dataframe_asset(table.replace(".", "_"))
+                    .add_batch_definition_whole_dataframe("all"))
 
 
 def run_gx(runner: GXRunner, table: str, frame_df: DataFrame, checks: list[Check]) -> tuple[dict[str, CheckResult], object]:
@@ -149,7 +169,7 @@ def run_gx(runner: GXRunner, table: str, frame_df: DataFrame, checks: list[Check
     for check in gx_checks:
         suite.add_expectation(_gx_expectation(check))
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame_df})
-    validation = batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5})
+    validation = batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_ROWS})
     by_name = {c.name: c for c in gx_checks}
     results = {}
     for item in validation.results:
@@ -157,13 +177,28 @@ def run_gx(runner: GXRunner, table: str, frame_df: DataFrame, checks: list[Check
         result = item.result or {}
         observed = result.get("observed_value")
         unexpected = result.get("unexpected_count", observed if by_name[name].kind == "rows" else None)
-        results[name] = CheckResult(by_name[name], bool(item.success), None if observed is None else str(observed),
-                                    None if unexpected is None else int(unexpected), result.get("element_count"),
-                                    result.get("partial_unexpected_list") or [])
         if item.exception_info and item.exception_info.get("raised_exception"):
             raise DataQualityError(f"{table}: check {name!r} could not run: "
                                    f"{item.exception_info.get('exception_message')}")
+        sample = result.get("partial_unexpected_list") or []
+        if not item.success and not sample:
+            sample = failing_sample(frame_df, by_name[name])
+        results[name] = CheckResult(by_name[name], bool(item.success), None if observed is None else str(observed),
+                                    None if unexpected is None else int(unexpected), result.get("element_count"),
+                                    sample)
     return results, validation
+
+
+def failing_sample(frame_df: DataFrame, check: Check, limit: int = SAMPLE_ROWS) -> list[dict]:
+    """A few failing rows of a failed check (one small Spark job, run only when a check fails):
+    the matching rows of a ``rows`` check, the repeated keys of ``expect_keys_unique``."""
+    if check.kind == "rows":
+        sample_df = frame_df.filter(F.expr(check.unexpected))
+    elif check.expectation == "expect_keys_unique":
+        sample_df = duplicate_keys(frame_df, check.kwargs["column_list"])
+    else:
+        return []
+    return [row.asDict() for row in sample_df.limit(limit).collect()]
 
 
 def volume_result(check: Check, rows: int, previous_counts: list[int]) -> CheckResult:
@@ -201,35 +236,43 @@ def run_gate(spark: SparkSession, config: Config, tables: tuple[str, ...] = (), 
     """
     lake, paths = Lake(config.lake.dir), QualityPaths.from_config(config)
     suites = load_suites(config.quality.suites_dir, config.quality.skew_minutes, config.quality.max_lag_minutes)
-    for path, schema in ((paths.history, HISTORY_SCHEMA), (paths.gate, GATE_SCHEMA), (paths.quarantine, QUARANTINE_SCHEMA)):
-        delta.ensure_table(spark, path, schema)
+    delta.run_parallel([partial(delta.ensure_table, spark, path, schema) for path, schema in (
+        (paths.history, HISTORY_SCHEMA), (paths.gate, GATE_SCHEMA), (paths.quarantine, QUARANTINE_SCHEMA))], 3)
     run_id, now = uuid.uuid4().hex[:16], now or datetime.now(timezone.utc)
-    volumes = _volume_history(spark, paths.history)
-    last = latest_gate_rows(spark, lake)
-    runner, verdicts, history_rows = None, [], []
-    for table, checks in suites.items():
-        if tables and table not in tables:
-            continue
+    # One read of each record serves the volume checks, the verdicts carried over and the report.
+    runs = max([report.TREND_RUNS] + [c.runs + 1 for checks in suites.values() for c in checks if c.kind == "volume"])
+    earlier, last = delta.map_parallel([partial(recent_history, spark, paths.history, runs),
+                                        partial(latest_gate_rows, spark, lake)], 2)
+    volumes = _volume_counts(earlier)
+    runner = GXRunner.lazy()
+
+    def judge(table: str, checks: list[Check]) -> tuple[Verdict, list[tuple]] | None:
         path = table_path(lake, table)
         if not delta.is_table(spark, path):
-            continue
+            return None
         version, table_id = delta.version_and_id(spark, path)
         previous = last.get(table)
         if previous is not None and (previous["table_version"], previous["table_id"]) == (version, table_id):
-            verdicts.append(Verdict(table, version, [], 0, table_id, 0, "unchanged",
-                                    tuple(filter(None, (previous["failed_checks"] or "").split(", "))),
-                                    tuple(filter(None, (previous["warnings"] or "").split(", ")))))
             log.info("%s v%d: unchanged since run %s, %s", table, version, previous["run_id"],
                      "passed" if previous["passed"] else "still failed")
-            continue
+            return Verdict(table, version, [], 0, table_id, 0, "unchanged",
+                           tuple(filter(None, (previous["failed_checks"] or "").split(", "))),
+                           tuple(filter(None, (previous["warnings"] or "").split(", ")))), []
         since = previous["table_version"] if previous is not None and previous["table_id"] == table_id else None
-        runner = runner or GXRunner()
-        verdict, rows = _validate(spark, runner, table, path, version, table_id, checks, volumes.get(table, []),
-                                  paths, run_id, now, since)
-        verdicts.append(verdict)
-        history_rows += rows
-    _record(spark, verdicts, history_rows, paths, run_id, now)
-    write_report(spark, config)
+        return _validate(spark, runner(), table, path, version, table_id, checks, volumes.get(table, []),
+                         paths, run_id, now, since)
+
+    selected = [(table, checks) for table, checks in suites.items() if not tables or table in tables]
+    judged = delta.map_parallel([partial(judge, table, checks) for table, checks in selected],
+                                config.quality.parallel_tables)
+    verdicts, history_rows = [], []
+    for outcome in filter(None, judged):
+        verdicts.append(outcome[0])
+        history_rows += outcome[1]
+    gate_rows = _record(spark, verdicts, history_rows, paths, run_id, now)
+    latest = {table: row.asDict() for table, row in last.items()} | {row["table"]: row for row in gate_rows}
+    report.write_summary(paths.reports, earlier + [dict(zip(HISTORY_SCHEMA.names, row)) for row in history_rows],
+                         latest.values())
     failed = [v for v in verdicts if not v.passed]
     if failed and raise_on_failure:
         raise DataQualityError("quality gate failed for " + "; ".join(
@@ -245,14 +288,21 @@ def _new_rows(spark, path: str, since: int | None, version: int, columns: list[s
     return None if changes_df is None else delta.latest_images(changes_df, ()).select(*columns)
 
 
-def _volume_history(spark, history_path: str) -> dict[str, list[int]]:
-    """Per table, the row counts of its earlier row_volume checks, oldest first (one read per run)."""
-    rows = (delta.read_table(spark, history_path)
-            .filter((F.col("check") == "row_volume") & F.col("element_count").isNotNull())
-            .select("table", "element_count", "validated_at").orderBy("validated_at").collect())
+def recent_history(spark, history_path: str, runs: int) -> list[dict]:
+    """The history rows of each table's last ``runs`` runs that validated it."""
+    history_df = delta.read_table(spark, history_path)
+    recent = (history_df.groupBy("table", "run_id").agg(F.max("validated_at").alias("at"))
+              .withColumn("_n", F.row_number().over(Window.partitionBy("table").orderBy(F.col("at").desc())))
+              .filter(F.col("_n") <= runs).select("table", "run_id"))
+    return [r.asDict() for r in history_df.join(recent, on=["table", "run_id"], how="left_semi").collect()]
+
+
+def _volume_counts(history: list[dict]) -> dict[str, list[int]]:
+    """Per table, the row counts of its earlier row_volume checks, oldest first."""
     counts: dict[str, list[int]] = {}
-    for row in rows:
-        counts.setdefault(row["table"], []).append(row["element_count"])
+    for row in sorted(history, key=lambda r: r["validated_at"]):
+        if row["check"] == "row_volume" and row["element_count"] is not None:
+            counts.setdefault(row["table"], []).append(row["element_count"])
     return counts
 
 
@@ -331,15 +381,16 @@ def _drop(spark, table, path, version, results: list[CheckResult], frame_df: Dat
 
 
 def _record(spark, verdicts: list[Verdict], history_rows: list[tuple], paths: QualityPaths, run_id: str,
-            now: datetime) -> None:
-    """The run's history rows and verdicts, one append each (two commits per run, not per table)."""
+            now: datetime) -> list[dict]:
+    """The run's history rows and verdicts, one append each (two commits per run, not per table,
+    side by side); returns the gate rows as dicts."""
     at = now.replace(tzinfo=None)
-    if history_rows:
-        delta.append(spark.createDataFrame(history_rows, HISTORY_SCHEMA), paths.history)
     gate_rows = [(run_id, v.table, v.table_version, v.table_id, v.passed, ", ".join(v.failed), ", ".join(v.warnings),
                   v.dropped_rows, v.validated_rows, v.mode, at) for v in verdicts]
-    if gate_rows:
-        delta.append(spark.createDataFrame(gate_rows, GATE_SCHEMA), paths.gate)
+    delta.run_parallel([partial(delta.append, spark.createDataFrame(rows, schema), path)
+                        for rows, schema, path in ((history_rows, HISTORY_SCHEMA, paths.history),
+                                                   (gate_rows, GATE_SCHEMA, paths.gate)) if rows], 2)
+    return [dict(zip(GATE_SCHEMA.names, row)) for row in gate_rows]
 
 
 def write_report(spark: SparkSession, config: Config, runs: int = report.TREND_RUNS) -> str:
@@ -347,10 +398,6 @@ def write_report(spark: SparkSession, config: Config, runs: int = report.TREND_R
     paths = QualityPaths.from_config(config)
     if not delta.is_table(spark, paths.history):
         raise DataQualityError(f"no quality history at {paths.history} yet; run `lakehouse quality` first")
-    history_df = delta.read_table(spark, paths.history)
-    recent = (history_df.groupBy("table", "run_id").agg(F.max("validated_at").alias("at"))
-              .withColumn("_n", F.row_number().over(Window.partitionBy("table").orderBy(F.col("at").desc())))
-              .filter(F.col("_n") <= runs).select("table", "run_id"))
-    history = [r.asDict() for r in history_df.join(recent, on=["table", "run_id"], how="left_semi").collect()]
+    history = recent_history(spark, paths.history, runs)
     gate = [row.asDict() for row in latest_gate_rows(spark, Lake(config.lake.dir)).values()]
     return str(report.write_summary(paths.reports, history, gate))

@@ -174,3 +174,39 @@ def test_the_html_report_opens_in_headless_chromium_and_shows_the_failing_check(
     assert console_errors == []
     gx_pages = list((report.parent / "gx").glob("*/silver.pages.html"))
     assert gx_pages and "ids_not_null" in gx_pages[0].read_text()
+
+
+def _jobs_of(spark, group, action):
+    spark.sparkContext.setJobGroup(group, group)
+    try:
+        return action(), len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+
+
+def test_row_checks_and_key_uniqueness_count_in_gx_with_bundled_jobs_and_sample_failures(spark):
+    from quality.checks import Check
+    from quality.gate import GXRunner, run_gx
+
+    frame_df = spark.createDataFrame(
+        [("s", "a", 1), ("s", "a", 2), ("s", "b", None), ("t", "a", 3), (None, None, 4), (None, None, 5)],
+        "source_id string, id string, `odd name; --` int").cache()
+    rows = [Check(f"rows_{i}", "rows", "warn", unexpected=condition) for i, condition in enumerate([
+        "id IS NULL", "`odd name; --` > 3", "`odd name; --` > 100", "`odd name; --` IS NULL OR `odd name; --` < 2",
+        "\"; drop table users; --\" = id"])]
+    unique = Check("keys_unique", "expectation", "fail", expectation="expect_keys_unique",
+                   kwargs={"column_list": ["source_id", "id"]})
+    runner = GXRunner()
+    results, validation = run_gx(runner, "silver.pages", frame_df, rows + [unique])
+    counts = {name: (r.success, r.unexpected_count, r.element_count) for name, r in results.items()}
+    assert counts == {"rows_0": (False, 2, 6), "rows_1": (False, 2, 6), "rows_2": (True, 0, 6),
+                      "rows_3": (False, 2, 6),  # NULL OR false is NULL: not a failing row, as in WHERE
+                      "rows_4": (True, 0, 6), "keys_unique": (False, 2, 6)}  # all-NULL keys are left out
+    assert sorted(r["odd name; --"] for r in results["rows_1"].sample) == [4, 5]
+    assert results["keys_unique"].sample == [{"source_id": "s", "id": "a", "count": 2}]
+    assert results["rows_2"].sample == [] and validation.success is False
+    # GX bundles the row checks' counts into one aggregate: five checks run as many jobs as one.
+    passing = [Check(f"ok_{i}", "rows", "warn", unexpected=f"id = 'none{i}'") for i in range(5)]
+    _, one = _jobs_of(spark, "gate-one", lambda: run_gx(runner, "t", frame_df, passing[:1]))
+    _, five = _jobs_of(spark, "gate-five", lambda: run_gx(runner, "t", frame_df, passing))
+    assert five == one >= 1
