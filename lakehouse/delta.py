@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Mapping, Sequence, TypeVar
+from typing import Callable, Mapping, NamedTuple, Sequence, TypeVar
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -250,14 +250,24 @@ def _file_system(spark: SparkSession, path: str):
     return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
 
 
-def delete_where(spark: SparkSession, path: str, condition: str) -> int:
-    """Delete the rows matching the SQL ``condition``; return how many were deleted."""
+class Deleted(NamedTuple):
+    rows: int
+    version: int  # the DELETE's commit; the version before it when nothing was deleted
+
+
+def delete_where(spark: SparkSession, path: str, condition: str) -> Deleted:
+    """Delete the rows matching the SQL ``condition``; return how many, and the version that did.
+
+    The version is the first DELETE in the history after the version before this one, not the
+    newest commit: another writer (the silver stream) may have appended since.
+    """
     before = current_version(spark, path)
     DeltaTable.forPath(spark, path).delete(condition)
-    commit = _last_commit(spark, path)
-    if commit["version"] == before:
-        return 0
-    return int((commit["operationMetrics"] or {}).get("numDeletedRows", 0))
+    commit = (DeltaTable.forPath(spark, path).history(20)
+              .filter((F.col("version") > before) & (F.col("operation") == "DELETE")).orderBy("version").first())
+    if commit is None:
+        return Deleted(0, before)
+    return Deleted(int((commit["operationMetrics"] or {}).get("numDeletedRows", 0)), int(commit["version"]))
 
 
 def child_tables(spark: SparkSession, path: str) -> list[str]:

@@ -339,15 +339,17 @@ def _validate(spark, runner: GXRunner, table: str, path: str, version: int, tabl
             elif check.kind == "freshness":
                 results[check.name] = freshness_result(check, summary["newest"], now)
         # Dropped rows are quarantined whole: read from the table, not the narrow frame.
-        dropped = _drop(spark, table, path, version, [results[c.name] for c in checks if c.severity == "drop"],
-                        table_df, paths, run_id, now)
+        dropped, version_after = _drop(spark, table, path, version, [results[c.name] for c in checks
+                                                                     if c.severity == "drop"], table_df, paths, run_id, now)
         validated_rows = new_df.count() if new_df is not None else summary["rows"]
     finally:
         frame_df.unpersist()
         if new_df is not None:
             new_df.unpersist()
     ordered = [results[c.name] for c in checks]
-    version_after, _ = delta.version_and_id(spark, path)
+    # The verdict is for the version validated (or the drop's DELETE), never a newer one: rows
+    # appended meanwhile were not validated. (Rows appended between the validated version and a
+    # drop's DELETE are in the DELETE's version unvalidated; the gate runs after silver's batch.)
     verdict = Verdict(table, version_after, ordered, dropped, table_id, validated_rows,
                       "full" if new_df is None else "incremental")
     seconds = time.monotonic() - started
@@ -364,10 +366,10 @@ def _validate(spark, runner: GXRunner, table: str, path: str, version: int, tabl
 
 
 def _drop(spark, table, path, version, results: list[CheckResult], frame_df: DataFrame, paths: QualityPaths,
-          run_id: str, now: datetime) -> int:
+          run_id: str, now: datetime) -> delta.Deleted:
     failing = [r.check for r in results if not r.success]
     if not failing:
-        return 0
+        return delta.Deleted(0, version)
     rows_df = None
     for check in failing:
         check_df = frame_df.filter(F.expr(check.unexpected)).select(

@@ -160,7 +160,7 @@ def test_a_row_erased_in_the_lake_leaves_the_warehouse_with_the_next_export(spar
     land_and_refine(spark, config, first_messages())
     run_export(spark, config)
     for table in ("tracks", "order_completed"):  # a GDPR erasure of message t2 in silver
-        assert delta.delete_where(spark, lake.silver(table), "id = 't2'") == 1
+        assert delta.delete_where(spark, lake.silver(table), "id = 't2'").rows == 1
     results = {r.table: r.result for r in run_export(spark, config) if r.result is not None}
     assert (results["tracks"].rows, results["tracks"].rows_deleted) == (0, 1)
     assert (results["order_completed"].rows, results["order_completed"].rows_deleted) == (0, 1)

@@ -210,3 +210,25 @@ def test_row_checks_and_key_uniqueness_count_in_gx_with_bundled_jobs_and_sample_
     _, one = _jobs_of(spark, "gate-one", lambda: run_gx(runner, "t", frame_df, passing[:1]))
     _, five = _jobs_of(spark, "gate-five", lambda: run_gx(runner, "t", frame_df, passing))
     assert five == one >= 1
+
+
+def test_a_verdict_covers_the_version_validated_not_rows_appended_meanwhile(spark, lake_config, monkeypatch):
+    import quality.gate as gate
+
+    path = write(spark, lake_config, "silver.pages", [page("a"), page("old", at=datetime(1990, 1, 1))])
+    validated = delta.version_and_id(spark, path)[0]
+    real_drop = gate._drop
+
+    def drop_while_silver_appends(spark_, table, path_, version, *args):
+        write(spark, lake_config, "silver.pages", [page("late")])  # the silver stream commits meanwhile
+        return real_drop(spark_, table, path_, version, *args)
+
+    monkeypatch.setattr(gate, "_drop", drop_while_silver_appends)
+    verdict, = run_gate(spark, lake_config, ("silver.pages",), now=NOW)
+    deleted_at = [r["version"] for r in spark.sql(f"DESCRIBE HISTORY delta.`{path}`").collect() if r["operation"] == "DELETE"]
+    assert (verdict.dropped_rows, verdict.table_version) == (1, deleted_at[0]) and deleted_at[0] == validated + 2
+    write(spark, lake_config, "silver.pages", [page("b")])
+    judged = delta.version_and_id(spark, path)[0]
+    verdict, = run_gate(spark, lake_config, ("silver.pages",), now=NOW)  # nothing to drop this time
+    assert verdict.table_version == judged < delta.version_and_id(spark, path)[0]
+    assert gate_decisions(spark, Lake(lake_config.lake.dir))["silver.pages"].table_version == judged
