@@ -7,8 +7,11 @@
    silver into a fresh lake (not timed here; see silver_throughput.py).
 2. Times the gold build (``run_gold``: all four models), then the quality gate over every table
    with a suite (bronze.events, silver tracks/pages/screens/identifies/users, the gold models).
-3. Appends nothing and runs the gate again (a scheduled run with no new data), then prints both
-   gate times as a share of the gold build (goal: under 25%).
+3. Appends nothing and runs the gate again (a scheduled run with no new data).
+4. Lands ``--more-events`` more events (another seed) through bronze and silver (not timed), then
+   times the gold build and the gate again: an incremental run, which validates the new rows
+   (key uniqueness for their keys) instead of the whole tables. This appends to the lake.
+Prints each gate time as a share of the gold build before it (goal: under 25%).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--lake", default="", help="an existing lake with silver built (skips steps 1)")
+    parser.add_argument("--more-events", type=int, default=None, help="events of the incremental run (default: a tenth)")
     parser.add_argument("--workdir", default="benchmarks/out/quality")
     parser.add_argument("--master", default="local[2]")
     args = parser.parse_args()
@@ -67,11 +71,26 @@ def main() -> None:
     run_gate(spark, config, raise_on_failure=False)
     again_s = time.perf_counter() - started
 
+    more = args.more_events if args.more_events is not None else args.events // 10
+    generate(work / "landing", GenerateSpec(events=more, events_per_file=10_000, seed=12))
+    run_until_stopped(start_ingest(spark, config, available_now=True))
+    run_until_stopped(start_silver(spark, config, available_now=True))
+    started = time.perf_counter()
+    run_gold(spark, config)
+    gold_more_s = time.perf_counter() - started
+    started = time.perf_counter()
+    incremental = run_gate(spark, config, raise_on_failure=False)
+    incremental_s = time.perf_counter() - started
+    modes = ", ".join(f"{mode} {sum(v.mode == mode for v in incremental)}" for mode in ("full", "incremental", "unchanged"))
+
     print(f"lake: {events:,} bronze events; gold rows: " + ", ".join(f"{m.table} {m.rows:,}" for m in models))
     print(f"gate tables: {len(verdicts)}, passed {sum(v.passed for v in verdicts)}")
     print(f"gold build (4 models)        : {gold_s:7.1f}s")
     print(f"quality gate, first run      : {gate_s:7.1f}s  {gate_s / gold_s:6.1%} of the gold build  (goal < 25%)")
     print(f"quality gate, no new data    : {again_s:7.1f}s  {again_s / gold_s:6.1%} of the gold build")
+    print(f"gold build after {more:,} more events: {gold_more_s:7.1f}s")
+    print(f"quality gate, incremental    : {incremental_s:7.1f}s  {incremental_s / gold_more_s:6.1%} of that gold build  "
+          f"(tables: {modes})")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Importing this module registers them with GX (its metaclasses register on class 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar, Dict, Optional, Sequence, Tuple
 
 from great_expectations.core.metric_domain_types import MetricDomainTypes
@@ -28,6 +29,7 @@ from great_expectations.expectations.metrics.table_metric_provider import TableM
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+KEYS_UNIQUE = "expect_keys_unique"  # ExpectKeysUnique's name in suites
 ROWS_WHERE_COUNT = "lakehouse.rows_where.count"
 DUPLICATE_KEY_ROWS = "lakehouse.duplicate_key_rows.count"
 
@@ -47,25 +49,40 @@ class RowsWhereCount(TableMetricProvider):
 
 class DuplicateKeyRows(TableMetricProvider):
     """Rows whose ``column_list`` value occurs on more than one row; rows with every key column
-    NULL are left out (GX's ``ignore_row_if="all_values_are_missing"`` default)."""
+    NULL are left out (GX's ``ignore_row_if="all_values_are_missing"`` default). With
+    ``table_path`` and ``table_version``, the batch holds a table's new rows and their keys are
+    counted in that version of the whole table (see :func:`duplicate_keys`)."""
 
     metric_name = DUPLICATE_KEY_ROWS
-    value_keys = ("column_list",)
+    value_keys = ("column_list", "table_path", "table_version")
 
     @metric_value(engine=SparkDFExecutionEngine)
     def _spark(cls, execution_engine: SparkDFExecutionEngine, metric_domain_kwargs: dict, metric_value_kwargs: dict,
                metrics: Dict[str, Any], runtime_configuration: dict) -> int:
         df, _, _ = execution_engine.get_compute_domain(metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE)
-        counts_df = duplicate_keys(df, metric_value_kwargs["column_list"])
+        path, version = metric_value_kwargs.get("table_path"), metric_value_kwargs.get("table_version")
+        table_df = None if not path else execution_engine.spark.read.format("delta").option("versionAsOf", version).load(path)
+        counts_df = duplicate_keys(df, metric_value_kwargs["column_list"], table_df)
         return int(counts_df.agg(F.coalesce(F.sum("count"), F.lit(0))).first()[0])
 
 
-def duplicate_keys(df: DataFrame, columns: Sequence[str]) -> DataFrame:
-    """Each key of ``columns`` found on more than one row, with its ``count`` of rows."""
+def duplicate_keys(df: DataFrame, columns: Sequence[str], table_df: DataFrame | None = None) -> DataFrame:
+    """Each key of ``columns`` in ``df`` found on more than one row, with its ``count`` of rows.
+
+    With ``table_df`` (the whole table, of which ``df`` holds the new or changed rows), the rows
+    counted are the table's rows with a key of ``df``: an incremental run reads the table's key
+    columns and shuffles only those rows, not every key.
+    """
     all_missing = F.lit(True)
     for name in columns:
         all_missing = all_missing & F.col(name).isNull()
-    return df.filter(~all_missing).groupBy(*columns).count().filter(F.col("count") > 1)
+    keyed_df = df.filter(~all_missing)
+    if table_df is not None:
+        keys_df = keyed_df.select(*[F.col(c).alias(f"_key_{i}") for i, c in enumerate(columns)]).distinct()
+        same_key = functools.reduce(lambda a, b: a & b, [table_df[c].eqNullSafe(keys_df[f"_key_{i}"])
+                                                          for i, c in enumerate(columns)])
+        keyed_df = table_df.join(F.broadcast(keys_df), on=same_key, how="left_semi")
+    return keyed_df.groupBy(*columns).count().filter(F.col("count") > 1)
 
 
 class _UnexpectedRowsCount(BatchExpectation):
@@ -91,9 +108,12 @@ class ExpectNoRowsWhere(_UnexpectedRowsCount):
 
 
 class ExpectKeysUnique(_UnexpectedRowsCount):
-    """Expect the columns of ``column_list`` together to identify each row."""
+    """Expect the columns of ``column_list`` together to identify each row; with ``table_path``
+    and ``table_version``, each row of the batch (new rows) within that version of the table."""
 
     column_list: list[str]
+    table_path: Optional[str] = None
+    table_version: Optional[int] = None
     metric_dependencies: ClassVar[Tuple[str, ...]] = (DUPLICATE_KEY_ROWS, "table.row_count")
-    success_keys: ClassVar[Tuple[str, ...]] = ("column_list",)
+    success_keys: ClassVar[Tuple[str, ...]] = ("column_list", "table_path", "table_version")
     args_keys = ("column_list",)

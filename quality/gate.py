@@ -41,7 +41,7 @@ from lakehouse.status import latest_gate_rows
 from lakehouse.tables import Lake, join
 from quality import expectations, report
 from quality.checks import Check, load_suites
-from quality.expectations import ExpectNoRowsWhere, duplicate_keys
+from quality.expectations import KEYS_UNIQUE, ExpectKeysUnique, ExpectNoRowsWhere, duplicate_keys
 
 log = logging.getLogger("lakehouse.quality")
 SAMPLE_ROWS = 5
@@ -115,14 +115,25 @@ def table_path(lake: Lake, table: str) -> str:
     return join(lake.root, layer, name)
 
 
-def _gx_expectation(check: Check):
+def _gx_expectation(check: Check, within: TableVersion | None = None):
     if check.kind == "rows":
         return ExpectNoRowsWhere(condition=check.unexpected, description=check.name, meta={"check": check.name})
+    if within is not None and check.expectation == KEYS_UNIQUE:
+        return ExpectKeysUnique(**dict(check.kwargs), table_path=within.path, table_version=within.version,
+                                meta={"check": check.name})
     cls_name = "".join(part.capitalize() for part in check.expectation.split("_"))
     cls = getattr(expectations, cls_name, None) or getattr(gxe, cls_name, None)
     if cls is None:
         raise DataQualityError(f"quality check {check.name!r}: Great Expectations has no expectation {check.expectation!r}")
     return cls(**dict(check.kwargs), meta={"check": check.name})
+
+
+@dataclass(frozen=True)
+class TableVersion:
+    """The whole table a frame of new rows belongs to (key uniqueness is judged in it)."""
+
+    path: str
+    version: int
 
 
 class GXRunner:
@@ -158,16 +169,18 @@ class GXRunner:
                     .add_batch_definition_whole_dataframe("all"))
 
 
-def run_gx(runner: GXRunner, table: str, frame_df: DataFrame, checks: list[Check]) -> tuple[dict[str, CheckResult], object]:
+def run_gx(runner: GXRunner, table: str, frame_df: DataFrame, checks: list[Check],
+           within: TableVersion | None = None) -> tuple[dict[str, CheckResult], object]:
     """Validate ``checks`` (GX-backed kinds) over one (cached) frame in one validation; return the
-    results by check name and GX's validation result (None when there is nothing to validate)."""
+    results by check name and GX's validation result (None when there is nothing to validate).
+    With ``within``, the frame holds new rows of that table, whose keys must be unique in it."""
     gx_checks = [c for c in checks if c.kind in ("rows", "expectation")]
     if not gx_checks:
         return {}, None
     batch_definition = runner.batch_definition(table)
     suite = gx.ExpectationSuite(name=table)
     for check in gx_checks:
-        suite.add_expectation(_gx_expectation(check))
+        suite.add_expectation(_gx_expectation(check, within))
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame_df})
     validation = batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_ROWS})
     by_name = {c.name: c for c in gx_checks}
@@ -182,20 +195,22 @@ def run_gx(runner: GXRunner, table: str, frame_df: DataFrame, checks: list[Check
                                    f"{item.exception_info.get('exception_message')}")
         sample = result.get("partial_unexpected_list") or []
         if not item.success and not sample:
-            sample = failing_sample(frame_df, by_name[name])
+            sample = failing_sample(frame_df, by_name[name], within)
         results[name] = CheckResult(by_name[name], bool(item.success), None if observed is None else str(observed),
                                     None if unexpected is None else int(unexpected), result.get("element_count"),
                                     sample)
     return results, validation
 
 
-def failing_sample(frame_df: DataFrame, check: Check, limit: int = SAMPLE_ROWS) -> list[dict]:
+def failing_sample(frame_df: DataFrame, check: Check, within: TableVersion | None = None,
+                   limit: int = SAMPLE_ROWS) -> list[dict]:
     """A few failing rows of a failed check (one small Spark job, run only when a check fails):
     the matching rows of a ``rows`` check, the repeated keys of ``expect_keys_unique``."""
     if check.kind == "rows":
         sample_df = frame_df.filter(F.expr(check.unexpected))
-    elif check.expectation == "expect_keys_unique":
-        sample_df = duplicate_keys(frame_df, check.kwargs["column_list"])
+    elif check.expectation == KEYS_UNIQUE:
+        table_df = None if within is None else delta.read_version(frame_df.sparkSession, within.path, within.version)
+        sample_df = duplicate_keys(frame_df, check.kwargs["column_list"], table_df)
     else:
         return []
     return [row.asDict() for row in sample_df.limit(limit).collect()]
@@ -228,8 +243,9 @@ def run_gate(spark: SparkSession, config: Config, tables: tuple[str, ...] = (), 
     """Validate every table with a suite (or only ``tables``), act, record; see the module docstring.
 
     A table unchanged since its last verdict (same Delta version and id) keeps that verdict without
-    a validation. A table that only grew since (its change feed has the new rows) runs its ``rows``
-    checks on the new rows only; the table-wide checks (uniqueness, volume, freshness) see it all.
+    a validation. A table that changed since (its change feed has the new and updated rows) runs
+    its ``rows`` checks on those rows only, and key uniqueness for their keys (the table's rows
+    with those keys); volume and freshness see the whole table, as do other GX expectations.
 
     Raises:
         DataQualityError: a table did not pass (after every table's verdict was recorded).
@@ -314,20 +330,26 @@ def _validate(spark, runner: GXRunner, table: str, path: str, version: int, tabl
     # Cache only the columns the checks read (bronze.events without its raw text: 6.6 s -> ~1 s at 1M).
     wanted = [c.columns() for c in checks]
     needed = None if any(w is None for w in wanted) else set().union(*wanted)
-    frame_df = (table_df if needed is None else table_df.select(*[c for c in table_df.columns if c in needed])).cache()
+    frame_df = table_df if needed is None else table_df.select(*[c for c in table_df.columns if c in needed])
     new_df = None if table.startswith("gold.") else _new_rows(spark, path, since, version, frame_df.columns)
-    new_df = new_df.cache() if new_df is not None else None
-    row_checks = [c for c in checks if c.kind == "rows"]
+    # A full run caches the table; an incremental one only its new rows (the table is read for
+    # the keys of the new rows and for table-wide expectations a user added, if any).
+    cached_df = (frame_df if new_df is None else new_df).cache()
     try:
-        summary = frame_df.agg(F.count(F.lit(1)).alias("rows"),
-                               (F.max("received_at") if "received_at" in frame_df.columns else F.lit(None)).alias("newest")).first()
+        # Row count and newest received_at: Delta answers these from its file statistics when
+        # it has them, without a scan; a full run reads them from the cache it builds here.
+        summary = (frame_df if new_df is None else table_df).agg(
+            F.count(F.lit(1)).alias("rows"),
+            (F.max("received_at") if "received_at" in frame_df.columns else F.lit(None)).alias("newest")).first()
         timings = {"read": time.monotonic() - started}
         if new_df is None:
-            results, validation = run_gx(runner, table, frame_df, checks)
+            results, validation = run_gx(runner, table, cached_df, checks)
             validated = [validation]
-        else:  # row checks on the new rows, table-wide expectations on the whole table
-            results, new_validation = run_gx(runner, table, new_df, row_checks)
-            wide, wide_validation = run_gx(runner, table, frame_df, [c for c in checks if c.kind == "expectation"])
+        else:  # row checks and key uniqueness on the new rows; other expectations on the whole table
+            on_new = [c for c in checks if c.kind == "rows" or c.expectation == KEYS_UNIQUE]
+            results, new_validation = run_gx(runner, table, cached_df, on_new, TableVersion(path, version))
+            wide, wide_validation = run_gx(runner, table, frame_df, [c for c in checks if c.kind == "expectation"
+                                                                     and c not in on_new])
             results.update(wide)
             validated = [new_validation, wide_validation]
         timings["gx"] = time.monotonic() - started - timings["read"]
@@ -341,11 +363,9 @@ def _validate(spark, runner: GXRunner, table: str, path: str, version: int, tabl
         # Dropped rows are quarantined whole: read from the table, not the narrow frame.
         dropped, version_after = _drop(spark, table, path, version, [results[c.name] for c in checks
                                                                      if c.severity == "drop"], table_df, paths, run_id, now)
-        validated_rows = new_df.count() if new_df is not None else summary["rows"]
+        validated_rows = summary["rows"] if new_df is None else cached_df.count()
     finally:
-        frame_df.unpersist()
-        if new_df is not None:
-            new_df.unpersist()
+        cached_df.unpersist()
     ordered = [results[c.name] for c in checks]
     # The verdict is for the version validated (or the drop's DELETE), never a newer one: rows
     # appended meanwhile were not validated. (Rows appended between the validated version and a

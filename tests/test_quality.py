@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from delta.tables import DeltaTable
 
 from gold.export import run_export
 from lakehouse import delta
@@ -232,3 +233,24 @@ def test_a_verdict_covers_the_version_validated_not_rows_appended_meanwhile(spar
     verdict, = run_gate(spark, lake_config, ("silver.pages",), now=NOW)  # nothing to drop this time
     assert verdict.table_version == judged < delta.version_and_id(spark, path)[0]
     assert gate_decisions(spark, Lake(lake_config.lake.dir))["silver.pages"].table_version == judged
+
+
+def test_an_incremental_run_finds_a_key_repeated_from_earlier_rows_and_passes_updated_rows(spark, lake_config):
+    write(spark, lake_config, "silver.pages", [page("a"), page("b")])
+    first, = run_gate(spark, lake_config, ("silver.pages",), now=NOW)
+    assert (first.mode, first.passed) == ("full", True)
+    write(spark, lake_config, "silver.pages", [page("c"), page("a")])  # message a resent, a run later
+    with pytest.raises(DataQualityError, match=r"silver.pages \(message_id_unique_per_tenant\)"):
+        run_gate(spark, lake_config, ("silver.pages",), now=NOW)
+    paths = QualityPaths.from_config(lake_config)
+    gate = delta.read_table(spark, paths.gate).orderBy("decided_at", "table_version").collect()
+    assert [(g["mode"], g["validated_rows"]) for g in gate] == [("full", 2), ("incremental", 2)]
+    unique = delta.read_table(spark, paths.history).filter("check = 'message_id_unique_per_tenant' AND NOT success").collect()
+    assert [(r["unexpected_count"], r["sample"]) for r in unique] == [(2, '[{"source_id": "s", "id": "a", "count": 2}]')]
+
+    users = write(spark, lake_config, "silver.users", [("s", "u1", "free"), ("s", "u2", "free")],
+                  "source_id string, id string, plan string")
+    assert run_gate(spark, lake_config, ("silver.users",), now=NOW)[0].passed
+    DeltaTable.forPath(spark, users).update("id = 'u1'", {"plan": "'pro'"})  # a trait changed: same key
+    verdict, = run_gate(spark, lake_config, ("silver.users",), now=NOW)
+    assert (verdict.mode, verdict.validated_rows, verdict.passed) == ("incremental", 1, True)
