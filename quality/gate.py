@@ -1,8 +1,10 @@
 """The quality gate: validate each table's suite with Great Expectations, act on severities,
 record everything, and say which tables may be exported.
 
-Per table, one cached frame of its current Delta version feeds every check (GX runs its
-expectations as one validation over it). Then:
+Per table, one cached frame feeds every check (GX runs its expectations as one validation over
+it, the row checks bundled into one aggregate, see :mod:`quality.expectations`): the table's
+current Delta version, or in an incremental run its new and updated rows. Tables are validated
+``quality.parallel_tables`` at a time. Then:
 
 - ``drop`` checks that failed: their rows are appended to ``<quality>/quarantine`` (one row per
   row and check, the row as JSON) and deleted from the table, in that order; the quarantine
