@@ -245,19 +245,15 @@ def run_export(spark: SparkSession, config: Config, *, tables: tuple[str, ...] =
     return results
 
 
-def _gate_path(lake: Lake, gate_table: str) -> str:
-    return join(lake.root, *gate_table.split(".", 1))
-
-
 def _follows(lake: Lake, table: ExportTable) -> bool:
     """Whether ``table`` is judged by another table's verdict (a per-event table by tracks')."""
-    return bool(table.gate_table) and _gate_path(lake, table.gate_table) != table.path
+    return bool(table.gate_table) and lake.table(table.gate_table) != table.path
 
 
 def _judged_at(spark, lake: Lake, gate_table: str, decision: GateDecision) -> int | None:
     """When (ms) the last silver batch in the version the gate judged was committed (the newest
     ``WRITE`` up to that version); None when that table was rebuilt since."""
-    path = _gate_path(lake, gate_table)
+    path = lake.table(gate_table)
     if not delta.is_table(spark, path) or delta.version_and_id(spark, path)[1] != decision.table_id:
         return None
     return delta.write_time(spark, path, decision.table_version)

@@ -176,7 +176,7 @@ def write_time(spark: SparkSession, path: str, version: int) -> int | None:
     current = version_and_id(spark, path)[0]
     # history(n) reads n commit files at once: first only back to ``version``, the rest only if needed.
     for limit in (max(current - version, 0) + 1, None):
-        history_df = DeltaTable.forPath(spark, path).history(limit) if limit else DeltaTable.forPath(spark, path).history()
+        history_df = DeltaTable.forPath(spark, path).history(limit)
         row = (history_df.filter((F.col("version") <= version) & (F.col("operation") == "WRITE"))
                .agg(F.max("version").alias("v")).first())
         if row["v"] is not None:
@@ -261,7 +261,7 @@ def delete_where(spark: SparkSession, path: str, condition: str) -> Deleted:
     The version is the first DELETE in the history after the version before this one, not the
     newest commit: another writer (the silver stream) may have appended since.
     """
-    before = current_version(spark, path)
+    before = version_and_id(spark, path)[0]
     DeltaTable.forPath(spark, path).delete(condition)
     commit = (DeltaTable.forPath(spark, path).history(20)
               .filter((F.col("version") > before) & (F.col("operation") == "DELETE")).orderBy("version").first())

@@ -53,6 +53,11 @@ class Lake:
     def gold(self, table: str) -> str:
         return join(self.root, "gold", table)
 
+    def table(self, qualified: str) -> str:
+        """``bronze.events`` -> ``<lake>/bronze/events`` (a table named as the quality gate names it)."""
+        layer, name = qualified.split(".", 1)
+        return join(self.root, layer, name)
+
     def quality(self, name: str) -> str:
         return join(self.root, "quality", name)
 

@@ -29,6 +29,8 @@ from great_expectations.expectations.metrics.table_metric_provider import TableM
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse import delta
+
 KEYS_UNIQUE = "expect_keys_unique"  # ExpectKeysUnique's name in suites
 ROWS_WHERE_COUNT = "lakehouse.rows_where.count"
 DUPLICATE_KEY_ROWS = "lakehouse.duplicate_key_rows.count"
@@ -61,7 +63,7 @@ class DuplicateKeyRows(TableMetricProvider):
                metrics: Dict[str, Any], runtime_configuration: dict) -> int:
         df, _, _ = execution_engine.get_compute_domain(metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE)
         path, version = metric_value_kwargs.get("table_path"), metric_value_kwargs.get("table_version")
-        table_df = None if not path else execution_engine.spark.read.format("delta").option("versionAsOf", version).load(path)
+        table_df = None if not path else delta.read_version(execution_engine.spark, path, version)
         counts_df = duplicate_keys(df, metric_value_kwargs["column_list"], table_df)
         return int(counts_df.agg(F.coalesce(F.sum("count"), F.lit(0))).first()[0])
 

@@ -40,10 +40,10 @@ from lakehouse import delta
 from lakehouse.config import Config
 from lakehouse.errors import DataQualityError
 from lakehouse.status import latest_gate_rows
-from lakehouse.tables import Lake, join
+from lakehouse.tables import Lake
 from quality import expectations, report
 from quality.checks import Check, load_suites
-from quality.expectations import KEYS_UNIQUE, ExpectKeysUnique, ExpectNoRowsWhere, duplicate_keys
+from quality.expectations import KEYS_UNIQUE, ExpectNoRowsWhere, duplicate_keys
 
 log = logging.getLogger("lakehouse.quality")
 SAMPLE_ROWS = 5
@@ -111,23 +111,17 @@ class Verdict:
         return [r.check.name for r in self.results if not r.success and r.check.severity != "fail"] + list(self.warning_checks)
 
 
-def table_path(lake: Lake, table: str) -> str:
-    """``bronze.events`` -> ``<lake>/bronze/events``."""
-    layer, name = table.split(".", 1)
-    return join(lake.root, layer, name)
-
-
 def _gx_expectation(check: Check, within: TableVersion | None = None):
     if check.kind == "rows":
         return ExpectNoRowsWhere(condition=check.unexpected, description=check.name, meta={"check": check.name})
+    kwargs = dict(check.kwargs)
     if within is not None and check.expectation == KEYS_UNIQUE:
-        return ExpectKeysUnique(**dict(check.kwargs), table_path=within.path, table_version=within.version,
-                                meta={"check": check.name})
+        kwargs.update(table_path=within.path, table_version=within.version)
     cls_name = "".join(part.capitalize() for part in check.expectation.split("_"))
     cls = getattr(expectations, cls_name, None) or getattr(gxe, cls_name, None)
     if cls is None:
         raise DataQualityError(f"quality check {check.name!r}: Great Expectations has no expectation {check.expectation!r}")
-    return cls(**dict(check.kwargs), meta={"check": check.name})
+    return cls(**kwargs, meta={"check": check.name})
 
 
 @dataclass(frozen=True)
@@ -191,7 +185,7 @@ def run_gx(runner: GXRunner, table: str, frame_df: DataFrame, checks: list[Check
         name = (item.expectation_config.meta or {}).get("check")
         result = item.result or {}
         observed = result.get("observed_value")
-        unexpected = result.get("unexpected_count", observed if by_name[name].kind == "rows" else None)
+        unexpected = result.get("unexpected_count")
         if item.exception_info and item.exception_info.get("raised_exception"):
             raise DataQualityError(f"{table}: check {name!r} could not run: "
                                    f"{item.exception_info.get('exception_message')}")
@@ -265,7 +259,7 @@ def run_gate(spark: SparkSession, config: Config, tables: tuple[str, ...] = (), 
     runner = GXRunner.lazy()
 
     def judge(table: str, checks: list[Check]) -> tuple[Verdict, list[tuple]] | None:
-        path = table_path(lake, table)
+        path = lake.table(table)
         if not delta.is_table(spark, path):
             return None
         version, table_id = delta.version_and_id(spark, path)
@@ -338,8 +332,9 @@ def _validate(spark, runner: GXRunner, table: str, path: str, version: int, tabl
     # the keys of the new rows and for table-wide expectations a user added, if any).
     cached_df = (frame_df if new_df is None else new_df).cache()
     try:
-        # Row count and newest received_at: Delta answers these from its file statistics when
-        # it has them, without a scan; a full run reads them from the cache it builds here.
+        # Row count and newest received_at: a full run reads them from the cache it builds here,
+        # an incremental one from the table (a scan of received_at alone: Delta answers a bare
+        # count from its statistics, but not this max of a timestamp; checked with explain()).
         summary = (frame_df if new_df is None else table_df).agg(
             F.count(F.lit(1)).alias("rows"),
             (F.max("received_at") if "received_at" in frame_df.columns else F.lit(None)).alias("newest")).first()
