@@ -234,12 +234,12 @@ def select_events(enveloped_df: DataFrame) -> DataFrame:
     return enveloped_df.filter(F.col("reason").isNull()).select(*BRONZE_SCHEMA.names)
 
 
+def quarantine_columns() -> list[Column]:
+    """A rejected record's ``bronze.quarantine`` columns, in the table's order."""
+    derived = {"detail": quarantine_detail(), "raw": F.coalesce("raw", F.lit("null"))}
+    return [derived.get(name, F.col(name)).alias(name) for name in QUARANTINE_SCHEMA.names]
+
+
 def select_quarantine(enveloped_df: DataFrame) -> DataFrame:
     """The rejected records, in the ``bronze.quarantine`` layout (one row per rejected record)."""
-    return (
-        enveloped_df
-        .filter(F.col("reason").isNotNull())
-        .withColumn("detail", quarantine_detail())
-        .withColumn("raw", F.coalesce("raw", F.lit("null")))
-        .select(*QUARANTINE_SCHEMA.names)
-    )
+    return enveloped_df.filter(F.col("reason").isNotNull()).select(*quarantine_columns())

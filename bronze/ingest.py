@@ -16,18 +16,19 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import partial
+from functools import partial, reduce
 from typing import Callable
 
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from bronze.envelope import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, explode_records, select_events,
-                             select_quarantine, with_envelope)
+from bronze.envelope import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, explode_records, quarantine_columns,
+                             select_events, select_quarantine, with_envelope)
 from bronze.metrics import METRICS_SCHEMA, batch_metrics
 from lakehouse import delta
 from lakehouse.config import Config
+from lakehouse.spark import observed_rows
 from lakehouse.streaming import checkpoint_app_id, start_foreach_batch
 from lakehouse.tables import Lake
 
@@ -76,16 +77,21 @@ def ensure_tables(spark: SparkSession, paths: IngestPaths, catalog: str = "") ->
 class BatchWriter:
     """The ``foreachBatch`` function: parse, split, write three tables idempotently.
 
-    One pass parses every line and writes the valid events; an observation on that same pass
-    counts the records and collects a key (a 64-bit hash of file and text) of each line that
-    produced a quarantined record. A second pass re-parses only the lines with those keys for
-    ``bronze.quarantine``: a hash collision costs a needless parse, never a lost or extra row,
-    since the second pass applies the same rules. Caching the parsed batch instead was not
-    faster: at 1M events in 200k-event batches the cached versions ran 43.1-44.4 s, this one
-    42.7 s, and on one 200k batch caching cost 6.4-8.6 s against 5.6 s for the two passes.
-    Keeping the quarantined records in the observation (``collect_list``, or ``max_by`` with a
-    limit to bound the driver's memory) was slower still: that events pass of a 500k-event batch
-    took 8.5-10.6 s against 5.5-6.5 s, more than the 2.0-2.2 s the second pass costs.
+    One pass parses every line and writes the valid events. Observations on that same pass count
+    the records and keep the quarantined records themselves, in two bounded heaps: up to 16,384
+    records of at most 4 KB and 1,024 of at most 128 KB (about 200 MB of driver memory at
+    worst). When they hold every quarantined record of the batch, as they do unless a batch is
+    mostly trouble, ``bronze.quarantine`` is written from them. Otherwise a second pass re-parses
+    the lines that produced quarantined records, found by a key (a 64-bit hash of file and text)
+    the first pass also collects: a hash collision costs a needless parse, never a lost or extra
+    row, since the second pass applies the same rules.
+
+    Measured on a warm 500k-event batch (4,542 quarantined): the events pass took 5.6 s, 6.0-6.2 s
+    with the heaps; the second pass they spare took 1.1-1.3 s and its write 1.3 s, against 0.4 s
+    to write the held rows. Caching the parsed batch for both writes was slower (6.4-8.6 s
+    against 5.6 s for the two passes on 200k events). Reading the held records through
+    ``Observation.get`` pickles them all to Python, 1.6 s for 811 records of 40 KB: see
+    :func:`lakehouse.spark.observed_rows`.
     """
 
     def __init__(self, config: Config, paths: IngestPaths,
@@ -116,6 +122,18 @@ class BatchWriter:
             .observe(observation, *_batch_counts())
         )
 
+    def quarantine(self, lines_df: DataFrame, counts: dict, held: Observation) -> DataFrame:
+        """The batch's ``bronze.quarantine`` rows: the held ones when the heaps hold them all,
+        else the second pass over the lines that produced them."""
+        spark = lines_df.sparkSession
+        frames = [observed_rows(spark, held, f"heap_{index}", QUARANTINE_SCHEMA) for index in range(len(_HEAPS))]
+        if sum(frame.count() for frame in frames) == counts["quarantined"]:
+            return reduce(DataFrame.unionByName, frames)
+        log.info("%d quarantined records, more than the heaps hold: re-reading their lines", counts["quarantined"])
+        bad_keys_df = spark.createDataFrame([(key,) for key in counts["bad_lines"]], "_line_key long")
+        bad_lines_df = lines_df.join(F.broadcast(bad_keys_df), on="_line_key", how="left_semi")
+        return select_quarantine(self.records(bad_lines_df, Observation()))
+
     def __call__(self, lines_df: DataFrame, batch_id: int) -> None:
         started, begun = datetime.now(timezone.utc), time.monotonic()
         spark = lines_df.sparkSession
@@ -127,25 +145,23 @@ class BatchWriter:
             .withColumn("batch_id", F.lit(batch_id).cast("long"))
         )
         events_pass = Observation(f"bronze_events_{batch_id}")
+        held = Observation(f"bronze_held_{batch_id}")
         version, _ = delta.version_and_id(spark, self.paths.events)
-        delta.append(select_events(self.records(lines_df, events_pass)), self.paths.events,
-                     partition_by=PARTITION_BY, txn=txn)
+        records_df = self.records(lines_df, events_pass).observe(held, *_held_rejects())
+        delta.append(select_events(records_df), self.paths.events, partition_by=PARTITION_BY, txn=txn)
         if delta.version_and_id(spark, self.paths.events)[0] > version:
             counts = events_pass.get
-            bad_lines_df = lines_df.join(
-                F.broadcast(spark.createDataFrame([(k,) for k in counts["bad_lines"]], "_line_key long")),
-                on="_line_key", how="left_semi")
+            quarantine_df = self.quarantine(lines_df, counts, held) if counts["quarantined"] else None
         else:
             # A replay after a crash: Delta skipped the events write (same txn), so nothing was
             # observed. Count with a full pass; this only happens once after a restart.
             log.info("batch %d: events were already committed; completing the batch", batch_id)
             counts = self.records(lines_df, Observation()).agg(*_batch_counts()).first().asDict()
-            bad_lines_df = lines_df
+            quarantine_df = select_quarantine(self.records(lines_df, Observation()))
         events_done = time.monotonic()
         row = batch_metrics(batch_id, started, datetime.now(timezone.utc), counts)
         writes = [partial(delta.append, spark.createDataFrame([row], METRICS_SCHEMA), self.paths.metrics, txn=txn)]
         if counts["quarantined"]:
-            quarantine_df = select_quarantine(self.records(bad_lines_df, Observation(f"bronze_quarantine_{batch_id}")))
             writes.append(partial(delta.append, quarantine_df, self.paths.quarantine, partition_by=PARTITION_BY, txn=txn))
         # Side by side: each pays a Delta commit's fixed cost. Measured per 500k-event batch: 2.2-3.0 s
         # on both this way (7 batches), 2.8-2.9 s one after the other (2 batches); within the noise.
@@ -172,6 +188,23 @@ def _batch_counts() -> tuple:
         # Bounded by the batch's line count: 8 bytes a line even if every line is bad.
         F.collect_set(F.when(F.col("reason").isNotNull(), F.col("_line_key"))).alias("bad_lines"),
     )
+
+
+# (max bytes of a record's text, max records) per heap; records are kept smallest first.
+_HEAPS = ((4 * 1024, 16_384), (128 * 1024, 1_024))
+
+
+def _held_rejects() -> tuple[Column, ...]:
+    """Aggregates keeping the quarantined records as ``bronze.quarantine`` rows, in bounded heaps."""
+    size = F.octet_length(F.coalesce("raw", F.lit("")))
+    row = F.struct(*quarantine_columns())
+    heaps, smaller = [], -1
+    for index, (max_bytes, max_rows) in enumerate(_HEAPS):
+        fits = F.col("reason").isNotNull() & (size > smaller) & (size <= max_bytes)
+        # min_by with k leaves out rows whose ordering is null: the valid events and the misfits.
+        heaps.append(F.min_by(F.when(fits, row), F.when(fits, size), max_rows).alias(f"heap_{index}"))
+        smaller = max_bytes
+    return tuple(heaps)
 
 
 def _fmt(value: float | None) -> str:

