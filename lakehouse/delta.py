@@ -2,7 +2,7 @@
 
 Batch jobs and streaming ``foreachBatch`` functions write through the same helpers; each write
 can carry a ``(app_id, version)`` transaction id so that replaying a micro-batch after a crash is
-a no-op (Delta's ``txnAppId``/``txnVersion`` idempotent writes).
+a no-op (marks in the commits, see :mod:`lakehouse.deltalog`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from lakehouse import deltalog
 from lakehouse.sqltext import literal, quote
 
 log = logging.getLogger("lakehouse.delta")
@@ -63,8 +64,10 @@ def append(df: DataFrame, path: str, *, partition_by: Sequence[str] = (),
         df: Rows to append; their schema must match the table's.
         path: Table location.
         partition_by: Partition columns (used when the table is created by this write).
-        txn: ``(app_id, version)``: Delta skips the write if this app already committed this
-            version or a later one, which makes a replayed micro-batch idempotent.
+        txn: ``(app_id, version)``: skip the write if this app already committed this version or
+            a later one, which makes a replayed micro-batch idempotent. Kept in the commit's
+            ``userMetadata`` rather than through Delta's own txn check, which costs three Spark
+            jobs a write (see :mod:`lakehouse.deltalog`).
         merge_schema: Add the columns of ``df`` that the table lacks (schema evolution).
     """
     writer = df.write.format("delta").mode("append")
@@ -72,10 +75,24 @@ def append(df: DataFrame, path: str, *, partition_by: Sequence[str] = (),
         writer = writer.option("mergeSchema", "true")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
-    if txn is not None:
-        app_id, version = txn
+    if txn is None:
+        writer.save(path)
+        return
+    spark, (app_id, version) = df.sparkSession, txn
+    committed, table = deltalog.committed_version(spark, path, app_id)
+    if committed >= version:
+        log.info("%s already committed version %d to %s: skipping the write", app_id, version, path)
+        return
+    writer = writer.option("userMetadata", deltalog.mark(app_id, version))
+    delta_txn = deltalog.needs_delta_txn(table, app_id)
+    if delta_txn:
         writer = writer.option("txnAppId", app_id).option("txnVersion", str(version))
-    writer.save(path)
+    try:
+        writer.save(path)
+    except BaseException:
+        deltalog.forget(table, app_id)  # it may have committed all the same: read the log next time
+        raise
+    deltalog.note_committed(spark, path, app_id, version, delta_txn=delta_txn)
 
 
 def read_table(spark: SparkSession, path: str) -> DataFrame:
@@ -146,9 +163,7 @@ def version_and_id(spark: SparkSession, path: str) -> tuple[int, str]:
     API when the internal one changes shape.
     """
     try:
-        jvm = spark.sparkContext._jvm
-        empty = jvm.scala.Option.empty()
-        snapshot = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path).update(False, empty, empty)
+        snapshot = deltalog.snapshot(spark, path)
         return int(snapshot.version()), str(snapshot.metadata().id())
     except Exception:  # noqa: BLE001 - any py4j error: use the public API
         return current_version(spark, path), table_id(spark, path)
@@ -244,10 +259,7 @@ def remove_tree(spark: SparkSession, path: str) -> bool:
     return bool(fs.delete(hadoop_path, True))
 
 
-def _file_system(spark: SparkSession, path: str):
-    """``(Hadoop FileSystem, Path)`` for ``path`` on whatever file system it is."""
-    hadoop_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path)
-    return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
+_file_system = deltalog.file_system
 
 
 class Deleted(NamedTuple):

@@ -1,0 +1,148 @@
+"""A Delta table's log read directly, and the commit marks that make appends idempotent.
+
+:func:`lakehouse.delta.append` with ``txn=(app_id, version)`` must skip a write that app already
+committed (a micro-batch replayed after a crash). Delta's own ``txnAppId``/``txnVersion`` options
+do that, but Delta 4.4 answers "which version did this app commit" by rebuilding the table's
+state from its log: three Spark jobs before every such write, 0.6-0.9 s on a 15-commit table,
+against 0.15-0.25 s for the whole append without them. So the bookkeeping is done here:
+
+- Every idempotent commit carries a mark in its ``userMetadata``: ``{"lakehouse.txn":
+  {"app_id": ..., "version": ...}}`` (``DESCRIBE HISTORY`` shows it).
+- An app's first such commit to a table (as far as this process can tell) also carries Delta's
+  own ``txnAppId``/``txnVersion``, so Delta's state knows every app that ever committed there.
+- Asking for an app's committed version: this process's own record when it has one (the only
+  writer of an app id is the stream that owns it, one process at a time); otherwise the newest
+  commit carrying the app's mark or Delta ``txn`` action, read backwards from the latest commit.
+  A restarted stream finds its own among the first few. Past 20 commits Delta's state is asked
+  whether the app ever committed there (the slow part, once per table and process); if it did,
+  the read goes on, so it costs the commits other writers made since the app's latest.
+
+Tables written before marks existed carry Delta's ``txn`` actions, which the backward read also
+honours. If log cleanup removed the commit files back past the app's latest mark (a stream
+stopped for longer than ``delta.logRetentionDuration``, 30 days by default, while others wrote),
+Delta's state gives the answer: the version of that process's first commit, which errs towards
+writing a batch twice, never towards losing one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from pyspark.sql import SparkSession
+
+MARK = "lakehouse.txn"
+# Commits read back from the latest before asking Delta's state (a rebuild, ~1 s) whether the
+# app committed here at all: a restarted stream finds its own last commit among the first few.
+_READ_BEFORE_STATE = 20
+_lock = threading.Lock()
+_known: dict[tuple[str, str], int] = {}  # (table id, app id) -> newest version committed
+_recorded: set[tuple[str, str]] = set()  # (table id, app id) with a Delta txn action from this process
+
+
+def file_system(spark: SparkSession, path: str):
+    """``(Hadoop FileSystem, Path)`` for ``path`` on whatever file system it is."""
+    hadoop_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path)
+    return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
+
+
+def snapshot(spark: SparkSession, path: str):
+    """The table's latest snapshot (a JVM object; version -1 when there is no table). Through
+    DeltaLog, 5 ms a table once its log is cached. Raises a py4j error if Delta's internals change."""
+    jvm = spark.sparkContext._jvm
+    empty = jvm.scala.Option.empty()
+    return jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path).update(False, empty, empty)
+
+
+def commit_actions(spark: SparkSession, path: str, version: int) -> list[dict] | None:
+    """The actions of commit ``version`` of the table at ``path``; None when its file is gone."""
+    fs, commit = file_system(spark, f"{path.rstrip('/')}/_delta_log/{version:020d}.json")
+    if not fs.exists(commit):
+        return None
+    stream = fs.open(commit)
+    try:
+        text = spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+    finally:
+        stream.close()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def mark(app_id: str, version: int) -> str:
+    """The ``userMetadata`` of a commit of ``version`` by ``app_id``."""
+    return json.dumps({MARK: {"app_id": app_id, "version": version}})
+
+
+def txn_version(actions: list[dict], app_id: str) -> int | None:
+    """The version ``app_id`` committed in a commit's ``actions``, from its mark or Delta txn action."""
+    for action in actions:
+        if "txn" in action and action["txn"].get("appId") == app_id:
+            return int(action["txn"]["version"])
+        user_metadata = (action.get("commitInfo") or {}).get("userMetadata")
+        if user_metadata and MARK in user_metadata:
+            try:
+                found = json.loads(user_metadata)[MARK]
+            except (ValueError, TypeError, KeyError):
+                continue  # someone else's metadata that merely mentions the key
+            if found.get("app_id") == app_id:
+                return int(found["version"])
+    return None
+
+
+def committed_version(spark: SparkSession, path: str, app_id: str) -> tuple[int, str | None]:
+    """``(newest version app_id committed to the table at path or -1, the table's id or None)``."""
+    snap = snapshot(spark, path)
+    latest = int(snap.version())
+    if latest < 0:
+        return -1, None
+    table = str(snap.metadata().id())
+    with _lock:
+        if (table, app_id) in _known:
+            return _known[(table, app_id)], table
+    found, recorded = -1, None
+    for version in range(latest, -1, -1):
+        if recorded is None and latest - version == _READ_BEFORE_STATE:
+            recorded = _delta_txn_version(snap, app_id)
+            if recorded < 0:
+                break  # the app never committed here: no need to read further back
+        actions = commit_actions(spark, path, version)
+        if actions is None:  # cleaned up: Delta's record is what is left
+            found = _delta_txn_version(snap, app_id) if recorded is None else recorded
+            break
+        in_commit = txn_version(actions, app_id)
+        if in_commit is not None:
+            found = in_commit
+            break
+    with _lock:
+        if found >= 0:  # a mark or txn action: the app's first commit here carried Delta's own
+            _recorded.add((table, app_id))
+        return _known.setdefault((table, app_id), found), table
+
+
+def _delta_txn_version(snap, app_id: str) -> int:
+    """The version Delta's state records for ``app_id`` (-1: none). Rebuilds the state: slow."""
+    recorded = snap.transactions().get(app_id)
+    return int(recorded.get()) if recorded.isDefined() else -1
+
+
+def needs_delta_txn(table: str | None, app_id: str) -> bool:
+    """Whether a commit of ``app_id`` to ``table`` should also carry Delta's own txn action: when
+    neither Delta's state nor this process shows one yet (or the table does not exist yet)."""
+    with _lock:
+        return table is None or (table, app_id) not in _recorded
+
+
+def note_committed(spark: SparkSession, path: str, app_id: str, version: int, *, delta_txn: bool) -> None:
+    """Record that ``app_id`` just committed ``version`` to the table at ``path``."""
+    table = str(snapshot(spark, path).metadata().id())
+    with _lock:
+        _known[(table, app_id)] = max(version, _known.get((table, app_id), -1))
+        if delta_txn:
+            _recorded.add((table, app_id))
+
+
+def forget(table: str | None, app_id: str) -> None:
+    """Drop what this process knows of ``app_id`` on ``table`` (after a failed write, which may
+    have committed all the same): the next question reads the log again."""
+    with _lock:
+        for key in [k for k in _known if k[1] == app_id and (table is None or k[0] == table)]:
+            del _known[key]
