@@ -20,8 +20,8 @@ def checkpoint_app_id(spark: SparkSession, checkpoint: str, prefix: str) -> str:
     """``<prefix>-<query id>``, the query id read from the checkpoint's ``metadata`` file.
 
     Spark writes that file before the first batch, on any file system the checkpoint is on. A
-    fresh checkpoint has a fresh query id, so it never reuses an old ``txnAppId`` (Delta would
-    silently skip writes whose app id already committed a higher version).
+    fresh checkpoint has a fresh query id, so it never reuses an old app id (whose idempotent
+    appends would be skipped as committed already, see :func:`lakehouse.delta.append`).
     """
     text = spark.read.text(f"{checkpoint}/metadata").first()["value"]
     return f"{prefix}-{json.loads(text)['id']}"
