@@ -38,11 +38,21 @@ def ensure_table(spark: SparkSession, path: str, schema: StructType, partition_b
         builder = builder.property(key, value)
     builder.execute()
     if properties:
-        current = DeltaTable.forPath(spark, path).detail().first()["properties"]
+        current = _properties(spark, path, properties)
         stale = {key: value for key, value in properties.items() if current.get(key) != value}
         if stale:
             settings = ", ".join(f"{literal(key)} = {literal(value)}" for key, value in stale.items())
             spark.sql(f"ALTER TABLE delta.{quote(path)} SET TBLPROPERTIES ({settings})")
+
+
+def _properties(spark: SparkSession, path: str, keys: Sequence[str]) -> dict[str, str | None]:
+    """The table's values of property ``keys``, from its log's metadata: ``detail()`` would rebuild
+    the table's state for its size and file count (two Spark jobs, at every job start)."""
+    try:
+        configuration = deltalog.snapshot(spark, path).metadata().configuration()
+        return {key: configuration.get(key).get() if configuration.get(key).isDefined() else None for key in keys}
+    except Exception:  # noqa: BLE001 - any py4j error: use the public API
+        return dict(DeltaTable.forPath(spark, path).detail().first()["properties"])
 
 
 def stats_columns(*names: str) -> dict[str, str]:

@@ -1,10 +1,11 @@
-"""Idempotent appends through commit marks: real Delta tables, a simulated process restart."""
+"""Idempotent appends through commit marks, and table properties read from the log: real Delta tables."""
 
 from __future__ import annotations
 
 import pytest
 
 from lakehouse import delta, deltalog
+from lakehouse.sqltext import quote
 
 pytestmark = pytest.mark.integration
 
@@ -87,3 +88,16 @@ def test_an_apps_commit_is_found_behind_many_commits_of_other_writers(spark, tmp
     new_process()
     assert deltalog.committed_version(spark, path, "app")[0] == 3  # read on past Delta's state
     assert deltalog.committed_version(spark, path, "never-wrote-here")[0] == -1
+
+
+def test_ensure_table_sets_properties_on_a_table_made_without_them(spark, tmp_path):
+    path = str(tmp_path / "t")
+    schema = _rows(spark, 1, "x").schema
+    delta.ensure_table(spark, path, schema)
+    delta.ensure_table(spark, path, schema, properties=delta.stats_columns("tag"))
+    delta.ensure_table(spark, path, schema, properties={"delta.logRetentionDuration": "interval 60 days"})
+    found = {row["key"]: row["value"] for row in spark.sql(f"SHOW TBLPROPERTIES delta.{quote(path)}").collect()}
+    assert found["delta.dataSkippingStatsColumns"] == "tag"
+    assert found["delta.logRetentionDuration"] == "interval 60 days"
+    assert delta._properties(spark, path, ["delta.dataSkippingStatsColumns", "absent"]) == {
+        "delta.dataSkippingStatsColumns": "tag", "absent": None}
