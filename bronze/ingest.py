@@ -128,8 +128,9 @@ class BatchWriter:
         """The batch's ``bronze.quarantine`` rows: the held ones when the heaps hold them all,
         else the second pass over the lines that produced them."""
         spark = lines_df.sparkSession
-        frames = [observed_rows(spark, held, f"heap_{index}", QUARANTINE_SCHEMA) for index in range(len(_HEAPS))]
-        if sum(frame.count() for frame in frames) == counts["quarantined"]:
+        frames, rows = zip(*[observed_rows(spark, held, f"heap_{index}", QUARANTINE_SCHEMA)
+                             for index in range(len(_HEAPS))])
+        if sum(rows) == counts["quarantined"]:
             return reduce(DataFrame.unionByName, frames)
         log.info("%d quarantined records, more than the heaps hold: re-reading their lines", counts["quarantined"])
         bad_keys_df = spark.createDataFrame([(key,) for key in counts["bad_lines"]], "_line_key long")
@@ -148,10 +149,8 @@ class BatchWriter:
         )
         events_pass = Observation(f"bronze_events_{batch_id}")
         held = Observation(f"bronze_held_{batch_id}")
-        version, _ = delta.version_and_id(spark, self.paths.events)
         records_df = self.records(lines_df, events_pass).observe(held, *_held_rejects())
-        delta.append(select_events(records_df), self.paths.events, partition_by=PARTITION_BY, txn=txn)
-        if delta.version_and_id(spark, self.paths.events)[0] > version:
+        if delta.append(select_events(records_df), self.paths.events, partition_by=PARTITION_BY, txn=txn):
             counts = events_pass.get
             quarantine_df = self.quarantine(lines_df, counts, held) if counts["quarantined"] else None
         else:

@@ -50,7 +50,8 @@ def _properties(spark: SparkSession, path: str, keys: Sequence[str]) -> dict[str
     the table's state for its size and file count (two Spark jobs, at every job start)."""
     try:
         configuration = deltalog.snapshot(spark, path).metadata().configuration()
-        return {key: configuration.get(key).get() if configuration.get(key).isDefined() else None for key in keys}
+        values = {key: configuration.get(key) for key in keys}  # scala Options
+        return {key: value.get() if value.isDefined() else None for key, value in values.items()}
     except Exception:  # noqa: BLE001 - any py4j error: use the public API
         return dict(DeltaTable.forPath(spark, path).detail().first()["properties"])
 
@@ -67,7 +68,7 @@ def stats_columns(*names: str) -> dict[str, str]:
 
 
 def append(df: DataFrame, path: str, *, partition_by: Sequence[str] = (),
-           txn: tuple[str, int] | None = None, merge_schema: bool = False) -> None:
+           txn: tuple[str, int] | None = None, merge_schema: bool = False) -> bool:
     """Append ``df`` to the Delta table at ``path``.
 
     Args:
@@ -79,6 +80,9 @@ def append(df: DataFrame, path: str, *, partition_by: Sequence[str] = (),
             ``userMetadata`` rather than through Delta's own txn check, which costs three Spark
             jobs a write (see :mod:`lakehouse.deltalog`).
         merge_schema: Add the columns of ``df`` that the table lacks (schema evolution).
+
+    Returns:
+        Whether it wrote: False when ``txn`` was committed already (nothing was computed).
     """
     writer = df.write.format("delta").mode("append")
     if merge_schema:
@@ -87,12 +91,12 @@ def append(df: DataFrame, path: str, *, partition_by: Sequence[str] = (),
         writer = writer.partitionBy(*partition_by)
     if txn is None:
         writer.save(path)
-        return
+        return True
     spark, (app_id, version) = df.sparkSession, txn
     committed, table = deltalog.committed_version(spark, path, app_id)
     if committed >= version:
         log.info("%s already committed version %d to %s: skipping the write", app_id, version, path)
-        return
+        return False
     writer = writer.option("userMetadata", deltalog.mark(app_id, version))
     delta_txn = deltalog.needs_delta_txn(table, app_id)
     if delta_txn:
@@ -102,7 +106,8 @@ def append(df: DataFrame, path: str, *, partition_by: Sequence[str] = (),
     except BaseException:
         deltalog.forget(table, app_id)  # it may have committed all the same: read the log next time
         raise
-    deltalog.note_committed(spark, path, app_id, version, delta_txn=delta_txn)
+    deltalog.note_committed(spark, path, app_id, version, table=table, delta_txn=delta_txn)
+    return True
 
 
 def read_table(spark: SparkSession, path: str) -> DataFrame:
@@ -184,7 +189,7 @@ def commit_times(spark: SparkSession, path: str) -> dict[int, int]:
     listing of its log: the order the file system saw the commits in, across tables too (unlike
     ``history``'s timestamps, which Delta nudges to keep one table's increasing). Versions whose
     commit files were cleaned up are absent."""
-    fs, log_path = _file_system(spark, f"{path.rstrip('/')}/_delta_log")
+    fs, log_path = deltalog.file_system(spark, f"{path.rstrip('/')}/_delta_log")
     if not fs.exists(log_path):
         return {}
     times = {}
@@ -265,11 +270,8 @@ def remove_tree(spark: SparkSession, path: str) -> bool:
     For rebuilds (``--full-refresh``): the tables under it stop existing, no history is kept.
     Returns whether anything was there.
     """
-    fs, hadoop_path = _file_system(spark, path)
+    fs, hadoop_path = deltalog.file_system(spark, path)
     return bool(fs.delete(hadoop_path, True))
-
-
-_file_system = deltalog.file_system
 
 
 class Deleted(NamedTuple):
@@ -294,7 +296,7 @@ def delete_where(spark: SparkSession, path: str, condition: str) -> Deleted:
 
 def child_tables(spark: SparkSession, path: str) -> list[str]:
     """Names of the folders directly under ``path`` that hold a Delta table (any file system)."""
-    fs, root = _file_system(spark, path)
+    fs, root = deltalog.file_system(spark, path)
     if not fs.exists(root):
         return []
     log_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path

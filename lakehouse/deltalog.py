@@ -3,7 +3,7 @@
 :func:`lakehouse.delta.append` with ``txn=(app_id, version)`` must skip a write that app already
 committed (a micro-batch replayed after a crash). Delta's own ``txnAppId``/``txnVersion`` options
 do that, but Delta 4.4 answers "which version did this app commit" by rebuilding the table's
-state from its log: three Spark jobs before every such write (an append to a 15-commit table took
+state from its log: three Spark jobs before every such write (an append to a small table took
 0.95-1.22 s with them, 0.18-0.23 s with the marks below). So the bookkeeping is done here:
 
 - Every idempotent commit carries a mark in its ``userMetadata``: ``{"lakehouse.txn":
@@ -132,9 +132,11 @@ def needs_delta_txn(table: str | None, app_id: str) -> bool:
         return table is None or (table, app_id) not in _recorded
 
 
-def note_committed(spark: SparkSession, path: str, app_id: str, version: int, *, delta_txn: bool) -> None:
-    """Record that ``app_id`` just committed ``version`` to the table at ``path``."""
-    table = str(snapshot(spark, path).metadata().id())
+def note_committed(spark: SparkSession, path: str, app_id: str, version: int, *, table: str | None,
+                   delta_txn: bool) -> None:
+    """Record that ``app_id`` just committed ``version`` to the table at ``path`` (whose id is
+    ``table``, None when this commit created it)."""
+    table = table or str(snapshot(spark, path).metadata().id())
     with _lock:
         _known[(table, app_id)] = max(version, _known.get((table, app_id), -1))
         if delta_txn:

@@ -80,8 +80,10 @@ def build_session(config: SparkConfig) -> SparkSession:
     return session
 
 
-def observed_rows(spark: SparkSession, observation: Observation, field: str, schema: StructType) -> DataFrame:
-    """The array of structs an observation collected in ``field``, as a DataFrame of ``schema``.
+def observed_rows(spark: SparkSession, observation: Observation, field: str,
+                  schema: StructType) -> tuple[DataFrame, int]:
+    """The array of structs an observation collected in ``field``: a DataFrame of ``schema``, and
+    its row count (known without a Spark job).
 
     Built in the JVM from the observed row: ``Observation.get`` pickles the whole row to Python
     first, which for a few thousand rejected records with 40 KB texts took 1.6 s of a 6 s pass;
@@ -91,6 +93,7 @@ def observed_rows(spark: SparkSession, observation: Observation, field: str, sch
         jrow = observation._jo.getRow()  # noqa: SLF001 - see the docstring
         jrows = jrow.getList(jrow.fieldIndex(field))
         jschema = spark._jvm.org.apache.spark.sql.types.DataType.fromJson(schema.json())
-        return DataFrame(spark._jsparkSession.createDataFrame(jrows, jschema), spark)
+        return DataFrame(spark._jsparkSession.createDataFrame(jrows, jschema), spark), int(jrows.size())
     except (AttributeError, Py4JError):
-        return spark.createDataFrame(observation.get[field] or [], schema)
+        rows = observation.get[field] or []
+        return spark.createDataFrame(rows, schema), len(rows)
