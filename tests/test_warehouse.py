@@ -212,6 +212,25 @@ def test_postgres_copies_in_binary_cast_to_the_table_and_in_csv_for_a_type_of_it
         assert [(str(n), str(x)) for n, x in wh.query("SELECT n, x FROM bin.t WHERE id = 'a'")] == [(str(2**40), "0.1")]
 
 
+def test_postgres_streams_files_in_small_batches_and_keeps_every_row(postgres, tmp_path, monkeypatch):
+    from lakehouse.warehouse import postgres as pg_module
+
+    # ~1 KB rows, two files of 3,000 rows read 2,000 at a time, sent in batches of about 100 KB.
+    monkeypatch.setattr(pg_module, "_BATCH_BYTES", 100 * 1024)
+    monkeypatch.setattr(pg_module, "_READ_ROWS", 2_000)
+    columns = (("id", "bigint"), ("text", "string"))
+    files = tuple(parquet(tmp_path / f"p{f}.parquet", {"id": list(range(f * 3_000, (f + 1) * 3_000)),
+                                                      "text": [f"{i:04d}" + "x" * 1_000 for i in range(3_000)]},
+                          {"id": pa.int64(), "text": pa.string()}) for f in range(2))
+    batches = list(pg_module._batches(files, ["id", "text"]))
+    assert len(batches) >= 60 and max(b.nbytes for b in batches) <= 110 * 1024
+    assert pa.Table.from_batches(batches).column("id").to_pylist() == list(range(6_000))
+    with open_warehouse(postgres.url, env={"LAKEHOUSE_WAREHOUSE_PASSWORD": postgres.password}) as wh:
+        wh.load(Load(Target("batched", "t"), "lake/t", columns, files, 0, 0, mode=REPLACE))
+        assert wh.query("SELECT count(*), count(DISTINCT id), min(id), max(id), sum(length(text)) FROM batched.t") == [
+            (6_000, 6_000, 0, 5_999, 6_000 * 1_004)]
+
+
 # -- S3 staging and the Redshift adapter ----------------------------------------------------------------
 
 def test_s3_stage_uploads_files_and_a_manifest_with_content_lengths(s3_endpoint, tmp_path):

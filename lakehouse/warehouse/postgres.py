@@ -10,6 +10,7 @@ ones the lake writes (a table altered by hand) makes that load use CSV, which th
 from __future__ import annotations
 
 import io
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence
 
@@ -23,7 +24,12 @@ from lakehouse.warehouse import sql as q
 from lakehouse.warehouse.base import Warehouse
 from lakehouse.warehouse.sql import Target
 
-_BATCH_ROWS = 50_000
+# pgpq holds the GIL while it encodes a batch, and the sending thread needs it to keep the socket
+# full: batches of about 10 MB keep each hold short. Measured on 1M rows x 60 columns (1.17 GB encoded): 50,000-row batches (60 MB) loaded in 4.95-5.66 s, 10,000 rows in
+# 3.93-4.31 s, 5,000 in 4.06-4.32 s; the server alone takes 3.7 s for the pre-encoded bytes.
+_BATCH_BYTES = 10 * 1024 * 1024
+_READ_ROWS = 50_000
+_AHEAD = 4  # encoded batches waiting to be sent
 # PostgreSQL column types (as format_type spells them) and the Arrow type whose binary encoding
 # each one reads.
 _ARROW = {
@@ -81,27 +87,34 @@ def binary_schema(names: Sequence[str], destination: dict[str, str]) -> pa.Schem
 
 def _stream(cursor, statement: str, batches: Iterator[pa.RecordBatch], encode: Callable[[pa.RecordBatch], bytes],
             header: bytes = b"", trailer: Callable[[], bytes] = bytes) -> None:
-    """One COPY: the next batch is encoded (outside the GIL) while the server takes this one."""
-    with ThreadPoolExecutor(1) as encoder, cursor.copy(statement) as copy:
+    """One COPY. A worker thread reads and encodes the batches, up to ``_AHEAD`` of them ahead,
+    while this thread sends them: the server, which parses and stores, is the slow side and does
+    not wait for file reads. pgpq keeps the GIL while it encodes; small batches (see
+    ``_BATCH_BYTES``) give it back to this thread often enough to keep the socket full."""
+    def next_chunk() -> bytes | None:
+        batch = next(batches, None)
+        return None if batch is None else encode(batch)
+
+    with ThreadPoolExecutor(1) as worker, cursor.copy(statement) as copy:
         if header:
             copy.write(header)
-        pending = None
-        for batch in batches:
-            following = encoder.submit(encode, batch)
-            if pending is not None:
-                copy.write(pending.result())
-            pending = following
-        if pending is not None:
-            copy.write(pending.result())
+        pending = deque(worker.submit(next_chunk) for _ in range(_AHEAD))
+        while (chunk := pending.popleft().result()) is not None:
+            pending.append(worker.submit(next_chunk))
+            copy.write(chunk)
         ending = trailer()
         if ending:
             copy.write(ending)
 
 
 def _batches(files: Sequence[str], names: list[str]) -> Iterator[pa.RecordBatch]:
+    """The files' rows in batches of about ``_BATCH_BYTES`` (Arrow's size, slices of what is read)."""
     for path in files:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=_BATCH_ROWS, columns=names):
-            yield batch.select(names)
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=_READ_ROWS, columns=names):
+            batch = batch.select(names)
+            step = max(100, _BATCH_BYTES * batch.num_rows // max(batch.nbytes, 1))
+            for start in range(0, batch.num_rows, step):
+                yield batch.slice(start, step)
 
 
 def _csv(batch: pa.RecordBatch) -> bytes:
