@@ -24,12 +24,16 @@ T = TypeVar("T")
 
 
 def ensure_table(spark: SparkSession, path: str, schema: StructType, partition_by: Sequence[str] = (),
-                 properties: Mapping[str, str] | None = None) -> None:
+                 properties: Mapping[str, str] | None = None) -> bool:
     """Create an empty Delta table at ``path`` with ``schema`` unless one is already there.
 
     ``properties`` (``delta.*`` table properties) are set on creation, and on an existing table
     whose values differ, so a table made by an older version gets them too.
+
+    Returns:
+        Whether a table was there already (False: it is new and empty, no need to read it).
     """
+    existed = is_table(spark, path)
     properties = dict(properties or {})
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     if partition_by:
@@ -43,6 +47,7 @@ def ensure_table(spark: SparkSession, path: str, schema: StructType, partition_b
         if stale:
             settings = ", ".join(f"{literal(key)} = {literal(value)}" for key, value in stale.items())
             spark.sql(f"ALTER TABLE delta.{quote(path)} SET TBLPROPERTIES ({settings})")
+    return existed
 
 
 def _properties(spark: SparkSession, path: str, keys: Sequence[str]) -> dict[str, str | None]:

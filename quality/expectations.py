@@ -11,7 +11,8 @@ expectations here do the same checks through GX's metric machinery instead:
   ``groupBy`` (GX's built-in counts them with a window over every row).
 
 Both report ``observed_value``, ``unexpected_count`` and ``element_count`` like GX's map
-expectations. Sample failing rows are fetched by the gate, only for checks that failed.
+expectations. :class:`ExpectTableSummary` adds the row count and the newest ``received_at`` to
+the same aggregate, for the volume and freshness checks. Sample failing rows are fetched by the gate, only for checks that failed.
 Importing this module registers them with GX (its metaclasses register on class creation).
 """
 
@@ -33,6 +34,7 @@ from lakehouse import delta
 
 KEYS_UNIQUE = "expect_keys_unique"  # ExpectKeysUnique's name in suites
 ROWS_WHERE_COUNT = "lakehouse.rows_where.count"
+COLUMN_NEWEST = "lakehouse.column.newest"
 DUPLICATE_KEY_ROWS = "lakehouse.duplicate_key_rows.count"
 
 
@@ -47,6 +49,21 @@ class RowsWhereCount(TableMetricProvider):
     def _spark(cls, execution_engine, metric_domain_kwargs: dict, metric_value_kwargs: dict, metrics: Dict[str, Any],
                runtime_configuration: dict):
         return F.count_if(F.coalesce(F.expr(metric_value_kwargs["condition"]), F.lit(False))), metric_domain_kwargs, {}
+
+
+class ColumnNewest(TableMetricProvider):
+    """The largest value of ``column`` (None for an empty table, or when ``column`` is empty), as
+    an aggregate partial: bundled into the same job as the row checks' counts."""
+
+    metric_name = COLUMN_NEWEST
+    value_keys = ("column",)
+
+    @metric_partial(engine=SparkDFExecutionEngine, partial_fn_type=MetricPartialFunctionTypes.AGGREGATE_FN,
+                    domain_type=MetricDomainTypes.TABLE)
+    def _spark(cls, execution_engine, metric_domain_kwargs: dict, metric_value_kwargs: dict, metrics: Dict[str, Any],
+               runtime_configuration: dict):
+        column = metric_value_kwargs["column"]
+        return (F.max(F.col(column)) if column else F.lit(None)), metric_domain_kwargs, {}
 
 
 class DuplicateKeyRows(TableMetricProvider):
@@ -107,6 +124,26 @@ class ExpectNoRowsWhere(_UnexpectedRowsCount):
     metric_dependencies: ClassVar[Tuple[str, ...]] = (ROWS_WHERE_COUNT, "table.row_count")
     success_keys: ClassVar[Tuple[str, ...]] = ("condition",)
     args_keys = ("condition",)
+
+
+class ExpectTableSummary(BatchExpectation):
+    """Not a check (it always succeeds): the batch's row count and the newest value of ``column``
+    (``observed_value``: ``{"rows": n, "newest": ISO text or None}``), which the gate's volume and
+    freshness checks use. Computed in the same aggregate as the row checks, so a full validation
+    costs no scan of its own for them."""
+
+    column: str = ""
+    domain_keys: ClassVar[Tuple[str, ...]] = ("batch_id", "row_condition", "condition_parser")
+    metric_dependencies: ClassVar[Tuple[str, ...]] = (COLUMN_NEWEST, "table.row_count")
+    success_keys: ClassVar[Tuple[str, ...]] = ("column",)
+    args_keys = ("column",)
+
+    def _validate(self, metrics: Dict, runtime_configuration: Optional[dict] = None,
+                  execution_engine: Optional[ExecutionEngine] = None):
+        newest = metrics[COLUMN_NEWEST]  # a datetime, or already ISO text (GX may convert it)
+        return {"success": True, "result": {"observed_value": {
+            "rows": int(metrics["table.row_count"]),
+            "newest": newest.isoformat() if hasattr(newest, "isoformat") else newest}}}
 
 
 class ExpectKeysUnique(_UnexpectedRowsCount):

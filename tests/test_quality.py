@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from delta.tables import DeltaTable
+from pyspark.sql import functions as F
 
 from gold.export import run_export
 from lakehouse import delta
@@ -198,19 +199,25 @@ def test_row_checks_and_key_uniqueness_count_in_gx_with_bundled_jobs_and_sample_
     unique = Check("keys_unique", "expectation", "fail", expectation="expect_keys_unique",
                    kwargs={"column_list": ["source_id", "id"]})
     runner = GXRunner()
-    results, validation = run_gx(runner, "silver.pages", frame_df, rows + [unique])
+    results, validation, summary = run_gx(runner, "silver.pages", frame_df, rows + [unique])
     counts = {name: (r.success, r.unexpected_count, r.element_count) for name, r in results.items()}
     assert counts == {"rows_0": (False, 2, 6), "rows_1": (False, 2, 6), "rows_2": (True, 0, 6),
                       "rows_3": (False, 2, 6),  # NULL OR false is NULL: not a failing row, as in WHERE
                       "rows_4": (True, 0, 6), "keys_unique": (False, 2, 6)}  # all-NULL keys are left out
     assert sorted(r["odd name; --"] for r in results["rows_1"].sample) == [4, 5]
     assert results["keys_unique"].sample == [{"source_id": "s", "id": "a", "count": 2}]
-    assert results["rows_2"].sample == [] and validation.success is False
+    assert results["rows_2"].sample == [] and validation.success is False and summary is None
     # GX bundles the row checks' counts into one aggregate: five checks run as many jobs as one.
     passing = [Check(f"ok_{i}", "rows", "warn", unexpected=f"id = 'none{i}'") for i in range(5)]
     _, one = _jobs_of(spark, "gate-one", lambda: run_gx(runner, "t", frame_df, passing[:1]))
     _, five = _jobs_of(spark, "gate-five", lambda: run_gx(runner, "t", frame_df, passing))
     assert five == one >= 1
+    # The row count and newest received_at for volume and freshness come from that same aggregate.
+    timed_df = frame_df.withColumn("received_at", F.expr("timestamp'2026-11-27 08:00:00' + make_interval(0, 0, 0, 0, `odd name; --`)"))
+    (results, _, summary), summarized = _jobs_of(spark, "gate-summary", lambda: run_gx(runner, "t", timed_df, passing,
+                                                                                        summarize="received_at"))
+    assert summary == {"rows": 6, "newest": datetime(2026, 11, 27, 13, 0)} and summarized == one and len(results) == 5
+    assert run_gx(runner, "t", timed_df.limit(0), [], summarize="received_at")[2] == {"rows": 0, "newest": None}
 
 
 def test_a_verdict_covers_the_version_validated_not_rows_appended_meanwhile(spark, lake_config, monkeypatch):
