@@ -1,4 +1,5 @@
-"""A Delta table's log read directly, and the commit marks that make appends idempotent.
+"""A Delta table's log read directly, and the commit marks that make appends idempotent (also the
+home of small-file reads and writes on the lake's file system).
 
 :func:`lakehouse.delta.append` with ``txn=(app_id, version)`` must skip a write that app already
 committed (a micro-batch replayed after a crash). Delta's own ``txnAppId``/``txnVersion`` options
@@ -55,16 +56,36 @@ def snapshot(spark: SparkSession, path: str):
     return jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path).update(False, empty, empty)
 
 
-def commit_actions(spark: SparkSession, path: str, version: int) -> list[dict] | None:
-    """The actions of commit ``version`` of the table at ``path``; None when its file is gone."""
-    fs, commit = file_system(spark, f"{path.rstrip('/')}/_delta_log/{version:020d}.json")
-    if not fs.exists(commit):
+def read_text(spark: SparkSession, path: str) -> str | None:
+    """The text of the file at ``path`` (any file system Hadoop reaches); None when there is none."""
+    fs, hadoop_path = file_system(spark, path)
+    if not fs.exists(hadoop_path):
         return None
-    stream = fs.open(commit)
+    stream = fs.open(hadoop_path)
     try:
-        text = spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+        return spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
     finally:
         stream.close()
+
+
+def write_text(spark: SparkSession, path: str, text: str | None) -> None:
+    """Write ``text`` to the file at ``path``, replacing it (None: delete the file)."""
+    fs, hadoop_path = file_system(spark, path)
+    if text is None:
+        fs.delete(hadoop_path, False)
+        return
+    stream = fs.create(hadoop_path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def commit_actions(spark: SparkSession, path: str, version: int) -> list[dict] | None:
+    """The actions of commit ``version`` of the table at ``path``; None when its file is gone."""
+    text = read_text(spark, f"{path.rstrip('/')}/_delta_log/{version:020d}.json")
+    if text is None:
+        return None
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 

@@ -81,13 +81,14 @@ def collect(spark: SparkSession, config: Config, *, now: datetime | None = None,
         return list(pool.map(lambda item: table_status(*item), lake_tables(spark, lake.root)))
 
 
-def latest_gate_rows(spark: SparkSession, lake: Lake) -> dict[str, Row]:
+def latest_gate_rows(spark: SparkSession, lake: Lake, version: int | None = None) -> dict[str, Row]:
     """Each table's latest quality gate decision, the whole ``<lake>/quality/gate`` row, newest by
-    (decided_at, table_version): one run decides several versions of a table at the same time."""
+    (decided_at, table_version): one run decides several versions of a table at the same time.
+    ``version``: as of that version of the gate table (default: its latest)."""
     path = lake.quality("gate")
     if not delta.is_table(spark, path):
         return {}
-    gate_df = delta.read_table(spark, path)
+    gate_df = delta.read_table(spark, path) if version is None else delta.read_version(spark, path, version)
     rows = (gate_df.groupBy("table")
             .agg(F.max_by(F.struct(*gate_df.columns), F.struct("decided_at", "table_version")).alias("latest"))
             .collect())

@@ -41,7 +41,7 @@ from lakehouse.config import Config
 from lakehouse.errors import DataQualityError
 from lakehouse.status import latest_gate_rows
 from lakehouse.tables import Lake
-from quality import expectations, report
+from quality import expectations, memo, report
 from quality.checks import Check, load_suites
 from quality.expectations import KEYS_UNIQUE, ExpectNoRowsWhere, ExpectTableSummary, duplicate_keys
 
@@ -68,12 +68,13 @@ class QualityPaths:
     gate: str
     quarantine: str
     reports: str
+    memo: str  # see quality.memo
 
     @classmethod
     def from_config(cls, config: Config) -> "QualityPaths":
         lake = Lake(config.lake.dir)
         return cls(config.quality.history_path or lake.quality("history"), lake.quality("gate"),
-                   lake.quality("quarantine"), lake.reports(config.quality.reports_dir))
+                   lake.quality("quarantine"), lake.reports(config.quality.reports_dir), lake.quality("gate_memo.json"))
 
 
 @dataclass
@@ -264,12 +265,19 @@ def run_gate(spark: SparkSession, config: Config, tables: tuple[str, ...] = (), 
     had_history, had_gate, _ = delta.map_parallel([partial(delta.ensure_table, spark, path, schema) for path, schema in (
         (paths.history, HISTORY_SCHEMA), (paths.gate, GATE_SCHEMA), (paths.quarantine, QUARANTINE_SCHEMA))], 3)
     run_id, now = uuid.uuid4().hex[:16], now or datetime.now(timezone.utc)
-    # One read of each record serves the volume checks, the verdicts carried over and the report;
-    # none when the record was made just now (reading an empty table costs Delta's state rebuild).
+    # One read of the record serves the volume checks, the verdicts carried over and the report:
+    # from the memo the last run left when nothing else wrote since (see quality.memo), else from
+    # Delta (not at all when the tables were created just now: reading an empty table costs
+    # Delta's state rebuild).
     runs = max([report.TREND_RUNS] + [c.runs + 1 for checks in suites.values() for c in checks if c.kind == "volume"])
-    earlier, last = delta.map_parallel([
-        partial(recent_history, spark, paths.history, runs) if had_history else list,
-        partial(latest_gate_rows, spark, lake) if had_gate else dict], 2)
+    versions = {"history": delta.version_and_id(spark, paths.history), "gate": delta.version_and_id(spark, paths.gate)}
+    record = memo.load(spark, paths.memo, versions, runs) if had_history and had_gate else None
+    if record is None:
+        earlier, last = delta.map_parallel([
+            partial(recent_history, spark, paths.history, runs, versions["history"][0]) if had_history else list,
+            partial(latest_gate_rows, spark, lake, versions["gate"][0]) if had_gate else dict], 2)
+        record = memo.Record(earlier, {table: row.asDict() for table, row in last.items()}, versions, runs)
+    earlier, last = record.history, record.latest
     volumes = _volume_counts(earlier)
     runner = GXRunner.lazy()
     phases = {"set-up": time.monotonic() - started}
@@ -299,10 +307,10 @@ def run_gate(spark: SparkSession, config: Config, tables: tuple[str, ...] = (), 
         verdicts.append(outcome[0])
         history_rows += outcome[1]
     gate_rows = _record(spark, verdicts, history_rows, paths, run_id, now)
+    record = memo.advance(record, [dict(zip(HISTORY_SCHEMA.names, row)) for row in history_rows], gate_rows)
+    memo.save(spark, paths.memo, record, {"history": paths.history, "gate": paths.gate})
     phases["record"] = time.monotonic() - started - sum(phases.values())
-    latest = {table: row.asDict() for table, row in last.items()} | {row["table"]: row for row in gate_rows}
-    report.write_summary(paths.reports, earlier + [dict(zip(HISTORY_SCHEMA.names, row)) for row in history_rows],
-                         latest.values())
+    report.write_summary(paths.reports, record.history, record.latest.values())
     phases["summary page"] = time.monotonic() - started - sum(phases.values())
     log.info("run %s: %d tables in %.1fs (%s)", run_id, len(verdicts), time.monotonic() - started,
              ", ".join(f"{name} {seconds:.1f}s" for name, seconds in phases.items()))
@@ -321,9 +329,10 @@ def _new_rows(spark, path: str, since: int | None, version: int, columns: list[s
     return None if changes_df is None else delta.latest_images(changes_df, ()).select(*columns)
 
 
-def recent_history(spark, history_path: str, runs: int) -> list[dict]:
-    """The history rows of each table's last ``runs`` runs that validated it."""
-    history_df = delta.read_table(spark, history_path)
+def recent_history(spark, history_path: str, runs: int, version: int | None = None) -> list[dict]:
+    """The history rows of each table's last ``runs`` runs that validated it (as of ``version`` of
+    the history table, default its latest)."""
+    history_df = delta.read_table(spark, history_path) if version is None else delta.read_version(spark, history_path, version)
     recent = (history_df.groupBy("table", "run_id").agg(F.max("validated_at").alias("at"))
               .withColumn("_n", F.row_number().over(Window.partitionBy("table").orderBy(F.col("at").desc())))
               .filter(F.col("_n") <= runs).select("table", "run_id"))

@@ -140,6 +140,43 @@ def test_history_accumulates_and_row_volume_flags_a_spike(spark, lake_config):
     assert verdict.passed  # row volume is a warning
 
 
+def test_the_gate_memo_stands_in_for_reading_the_record_until_someone_else_writes_it(spark, lake_config, monkeypatch):
+    import quality.gate as gate
+    from quality import memo, report
+
+    reads = []
+    for name in ("recent_history", "latest_gate_rows"):
+        real = getattr(gate, name)
+        monkeypatch.setattr(gate, name, lambda *a, real=real, name=name, **k: reads.append(name) or real(*a, **k))
+    paths = QualityPaths.from_config(lake_config)
+    read_per_run, volume = [], []
+    for run, new_rows in enumerate([10, 10, 10, 100]):
+        write(spark, lake_config, "silver.screens", [page(f"r{run}-{i}") for i in range(new_rows)])
+        verdict, = run_gate(spark, lake_config, ("silver.screens",), now=NOW)
+        read_per_run.append(len(reads))
+        volume.append([r for r in verdict.results if r.check.name == "row_volume"][0].success)
+    assert read_per_run == [0, 0, 0, 0] and volume == [True, True, True, False]  # the spike, counted from the memo
+    # The memo holds what Delta holds.
+    versions = {"history": delta.version_and_id(spark, paths.history), "gate": delta.version_and_id(spark, paths.gate)}
+    runs = max(report.TREND_RUNS, 5 + 1)  # the report's trend, the volume check's 5 runs and this one
+    record = memo.load(spark, paths.memo, versions, runs)
+    assert record is not None
+    history, latest = gate.recent_history(spark, paths.history, runs), gate.latest_gate_rows(spark, Lake(lake_config.lake.dir))
+    key = lambda row: (row["run_id"], row["check"])  # noqa: E731
+    assert sorted(record.history, key=key) == sorted(history, key=key)
+    assert record.latest == {table: row.asDict() for table, row in latest.items()}
+    # Another writer of the gate table: the memo no longer matches, the next run reads Delta.
+    delta.append(spark.createDataFrame([dict(record.latest["silver.screens"], run_id="other")], gate.GATE_SCHEMA), paths.gate)
+    reads.clear()
+    write(spark, lake_config, "silver.screens", [page("late")])
+    run_gate(spark, lake_config, ("silver.screens",), now=NOW)
+    assert sorted(reads) == ["latest_gate_rows", "recent_history"]
+    reads.clear()
+    write(spark, lake_config, "silver.screens", [page("later")])
+    run_gate(spark, lake_config, ("silver.screens",), now=NOW)
+    assert reads == []  # that run left a memo again
+
+
 def test_users_add_checks_in_yaml_and_bad_files_are_named(spark, lake_config, tmp_path):
     suites = tmp_path / "suites"
     suites.mkdir()
