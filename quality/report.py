@@ -8,6 +8,7 @@ Rendering is pure: history rows in, text out.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from collections import defaultdict
@@ -95,15 +96,23 @@ def _local(folder: str) -> Path:
     return Path(local_path(folder, "quality.reports_dir")).expanduser()
 
 
+@functools.lru_cache(maxsize=1)
+def _page_view():
+    """One Data Docs page view per process: each view compiles GX's Jinja templates anew (0.1 s a
+    page); its environment caches them (Jinja's cache is thread-safe)."""
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    return DefaultJinjaPageView()
+
+
 def write_validation(reports_dir: str, run_id: str, table: str, validation) -> Path:
     """Great Expectations' own record of one validation: its JSON result and its Data Docs page."""
     from great_expectations.render.renderer import ValidationResultsPageRenderer
-    from great_expectations.render.view import DefaultJinjaPageView
 
     folder = _local(reports_dir) / "gx" / run_id
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{table}.json").write_text(json.dumps(validation.to_json_dict(), indent=1, default=str))
-    page = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(validation))
+    page = _page_view().render(ValidationResultsPageRenderer().render(validation))
     path = folder / f"{table}.html"
     path.write_text(page)
     return path
