@@ -1,10 +1,12 @@
 """The quality gate: validate each table's suite with Great Expectations, act on severities,
 record everything, and say which tables may be exported.
 
-Per table, one cached frame feeds every check (GX runs its expectations as one validation over
-it, the row checks bundled into one aggregate, see :mod:`quality.expectations`): the table's
-current Delta version, or in an incremental run its new and updated rows. Tables are validated
-``quality.parallel_tables`` at a time. Then:
+Per table, one frame feeds every check (GX runs its expectations as one validation over it, the
+row checks, the row count and the newest ``received_at`` bundled into one aggregate, see
+:mod:`quality.expectations`): the table's current Delta version, read from Delta by each scan, or
+in an incremental run its new and updated rows, cached. Tables are validated
+``quality.parallel_tables`` at a time; the record of earlier runs (verdicts, recent history) comes
+from :mod:`quality.memo` unless something else wrote it since. Then:
 
 - ``drop`` checks that failed: their rows are appended to ``<quality>/quarantine`` (one row per
   row and check, the row as JSON) and deleted from the table, in that order; the quarantine
