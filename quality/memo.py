@@ -41,16 +41,18 @@ class Record:
 
 def load(spark: SparkSession, path: str, versions: dict[str, tuple[int, str]], runs: int) -> Record | None:
     """The memo at ``path`` if it matches ``versions`` (the tables' current ones) and ``runs``."""
+    text = deltalog.read_text(spark, path)
+    if text is None:
+        return None
     try:
-        text = deltalog.read_text(spark, path)
-        memo = None if text is None else json.loads(text, object_hook=_decode)
-    except ValueError as exc:
+        memo = json.loads(text, object_hook=_decode)
+        if (memo.get("format") != _FORMAT or memo.get("runs") != runs
+                or {k: tuple(v) for k, v in memo["versions"].items()} != versions):
+            return None
+        return Record(list(memo["history"]), dict(memo["latest"]), versions, runs)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # not a memo this code wrote
         log.warning("ignoring the gate memo %s: %s", path, exc)
         return None
-    if (memo is None or memo.get("format") != _FORMAT or memo.get("runs") != runs
-            or {k: tuple(v) for k, v in memo.get("versions", {}).items()} != versions):
-        return None
-    return Record(memo["history"], memo["latest"], versions, runs)
 
 
 def advance(record: Record, history_rows: list[dict], gate_rows: list[dict]) -> Record:

@@ -177,6 +177,23 @@ def test_the_gate_memo_stands_in_for_reading_the_record_until_someone_else_write
     assert reads == []  # that run left a memo again
 
 
+def test_a_gate_memo_that_is_broken_or_stale_is_ignored(spark, tmp_path):
+    from lakehouse import deltalog
+    from quality import memo
+
+    path, versions = str(tmp_path / "gate_memo.json"), {"history": (1, "h"), "gate": (2, "g")}
+    good = memo.Record([{"table": "t", "run_id": "r", "validated_at": NOW}], {"t": {"decided_at": NOW}}, versions, 6)
+    deltalog.write_text(spark, path, "")
+    assert memo.load(spark, path, versions, 6) is None
+    for text in ("not json", "[1, 2]", '{"format": 1, "runs": 6}',
+                 '{"format": 1, "runs": 6, "versions": {"history": [1, "h"], "gate": [2, "g"]}}'):
+        deltalog.write_text(spark, path, text)
+        assert memo.load(spark, path, versions, 6) is None, text
+    assert memo.load(spark, str(tmp_path / "none.json"), versions, 6) is None
+    assert not memo.save(spark, path, good, {"history": str(tmp_path / "h"), "gate": str(tmp_path / "g")})
+    assert deltalog.read_text(spark, path) is None  # the tables are not at its versions: removed
+
+
 def test_users_add_checks_in_yaml_and_bad_files_are_named(spark, lake_config, tmp_path):
     suites = tmp_path / "suites"
     suites.mkdir()
