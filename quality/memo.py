@@ -58,14 +58,12 @@ def load(spark: SparkSession, path: str, versions: dict[str, tuple[int, str]], r
 def advance(record: Record, history_rows: list[dict], gate_rows: list[dict]) -> Record:
     """The record after a run appended ``history_rows`` and ``gate_rows`` (pure)."""
     history = record.history + history_rows
-    kept: set[tuple[str, str]] = set()
-    for table in {row["table"] for row in history}:
-        last_at: dict[str, datetime] = {}
-        for row in history:
-            if row["table"] == table:
-                last_at[row["run_id"]] = max(row["validated_at"], last_at.get(row["run_id"], row["validated_at"]))
-        newest = sorted(last_at, key=last_at.get, reverse=True)[:record.runs]
-        kept.update((table, run_id) for run_id in newest)
+    last_at: dict[str, dict[str, datetime]] = {}  # table -> run id -> its latest validated_at
+    for row in history:
+        runs = last_at.setdefault(row["table"], {})
+        runs[row["run_id"]] = max(row["validated_at"], runs.get(row["run_id"], row["validated_at"]))
+    kept = {(table, run_id) for table, runs in last_at.items()
+            for run_id in sorted(runs, key=runs.get, reverse=True)[:record.runs]}
     latest = dict(record.latest)
     for row in gate_rows:
         current = latest.get(row["table"])
