@@ -120,6 +120,10 @@ def explode_records(lines_df: DataFrame, max_batch_bytes: int) -> DataFrame:
     metadata = [c for c in lines_df.columns if c != "value"]
     # Kept cheap on purpose (measured on 200k lines): no higher-order functions and no struct
     # arrays, which run interpreted; the whole line text is not copied to every batch member.
+    # The columns posexplode carries are projected first: in one select with the generator,
+    # Spark carried the line's text and its parsed batch into the explode and copied both to every
+    # member's row (a line of n members cost n copies of itself; the explode of a warm 500k-event
+    # batch took 2.65-2.73 s that way, 2.20-2.25 s this way).
     return (
         lines_df
         .withColumn("_line", F.when(F.octet_length(value) <= max_batch_bytes,
@@ -130,10 +134,12 @@ def explode_records(lines_df: DataFrame, max_batch_bytes: int) -> DataFrame:
             F.when(~is_batch, value).alias("_single_raw"),
             F.when(~is_batch, F.struct(*[line[name].alias(name) for name in MESSAGE_SCHEMA.names])).alias("_single"),
             F.struct(*[line[k].alias(k) for k in ("sentAt", "writeKey", "receivedAt")]).alias("batch_meta"),
-            # posexplode_outer: a line that is not a batch gives one row with nulls. (A plain
-            # explode would make Spark infer a size() > 0 filter with from_json inlined into it.)
-            F.posexplode_outer(F.when(is_batch, line["batch"])).alias("_index", "_member"),
+            F.when(is_batch, line["batch"]).alias("_members"),
         )
+        # posexplode_outer: a line that is not a batch gives one row with nulls. (A plain explode
+        # would make Spark infer a size() > 0 filter with from_json inlined into it.)
+        .select(*metadata, "line_reason", "_single_raw", "_single", "batch_meta",
+                F.posexplode_outer("_members").alias("_index", "_member"))
         .select(
             *metadata, "line_reason", "batch_meta",
             F.when(F.col("_index").isNull(), F.col("_single_raw")).otherwise(F.col("_member")).alias("raw"),

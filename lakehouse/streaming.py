@@ -13,6 +13,8 @@ from typing import Callable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from lakehouse import deltalog
+
 log = logging.getLogger("lakehouse.streaming")
 
 
@@ -25,6 +27,12 @@ def checkpoint_app_id(spark: SparkSession, checkpoint: str, prefix: str) -> str:
     """
     text = spark.read.text(f"{checkpoint}/metadata").first()["value"]
     return f"{prefix}-{json.loads(text)['id']}"
+
+
+def is_fresh_checkpoint(spark: SparkSession, checkpoint: str) -> bool:
+    """Whether no query has started on ``checkpoint`` yet (no ``metadata`` file): its query id,
+    and so its transaction app id, will be new."""
+    return deltalog.read_text(spark, f"{checkpoint.rstrip('/')}/metadata") is None
 
 
 def start_foreach_batch(source_df: DataFrame, *, name: str, writer: Callable[[DataFrame, int], None],

@@ -101,3 +101,30 @@ def test_ensure_table_sets_properties_on_a_table_made_without_them(spark, tmp_pa
     assert found["delta.logRetentionDuration"] == "interval 60 days"
     assert delta._properties(spark, path, ["delta.dataSkippingStatsColumns", "absent"]) == {
         "delta.dataSkippingStatsColumns": "tag", "absent": None}
+
+
+def _jobs_run_by(spark, action) -> int:
+    """How many Spark jobs ``action`` ran (jobs of the test's own group)."""
+    sc = spark.sparkContext
+    sc.setJobGroup("counted", "jobs counted by the test")
+    try:
+        before = set(sc.statusTracker().getJobIdsForGroup("counted"))
+        action()
+        return len(set(sc.statusTracker().getJobIdsForGroup("counted")) - before)
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+
+
+def test_warmed_txn_state_spares_the_first_commit_its_rebuild(spark, tmp_path, new_process):
+    cold, warm = str(tmp_path / "cold"), str(tmp_path / "warm")
+    for path in (cold, warm):
+        delta.append(_rows(spark, 2, "seed"), path)
+        delta.read_table(spark, path).count()  # the same warm-up of the read path for both
+    for thread in deltalog.warm_txn_state(spark, [warm]):
+        thread.join()
+    cold_jobs = _jobs_run_by(spark, lambda: delta.append(_rows(spark, 2, "x"), cold, txn=("app", 0)))
+    warm_jobs = _jobs_run_by(spark, lambda: delta.append(_rows(spark, 2, "x"), warm, txn=("app", 0)))
+    # The rebuild is three jobs ("Delta: Compute snapshot"); the write itself runs the same jobs.
+    assert cold_jobs - warm_jobs >= 2, (cold_jobs, warm_jobs)
+    assert [deltalog.committed_version(spark, path, "app")[0] for path in (cold, warm)] == [0, 0]
+    assert _count(spark, warm) == 4
