@@ -36,9 +36,12 @@ from lakehouse.tables import Lake
 log = logging.getLogger("lakehouse.bronze")
 QUERY_NAME = "bronze_ingest"
 PARTITION_BY = ("received_date",)
-# Statistics on the columns readers filter by; none on raw text.
-EVENTS_PROPERTIES = delta.stats_columns("message_id", "type", "event", "user_id", "anonymous_id", "source_id",
-                                        "timestamp", "received_at", "batch_id")
+# Statistics only where they can prune files. Bronze files hold whatever arrived together, so a
+# file's min and max of ids, event names, types or tenants span nearly the whole range and prune
+# nothing; times and batch ids follow arrival and do. Measured on a warm 500k-event events pass
+# (6 runs each): 5.46-6.48 s with statistics on the ids, names and tenants too, 5.00-5.53 s
+# without them (Delta's per-row statistics copy every string it compares).
+EVENTS_PROPERTIES = delta.stats_columns("timestamp", "received_at", "batch_id")
 QUARANTINE_PROPERTIES = delta.stats_columns("reason", "message_id", "type", "source_id", "received_at", "batch_id")
 
 
