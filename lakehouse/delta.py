@@ -73,7 +73,8 @@ def stats_columns(*names: str) -> dict[str, str]:
 
 
 def append(df: DataFrame, path: str, *, partition_by: Sequence[str] = (),
-           txn: tuple[str, int] | None = None, merge_schema: bool = False) -> bool:
+           txn: tuple[str, int] | None = None, merge_schema: bool = False,
+           properties: Mapping[str, str] | None = None) -> bool:
     """Append ``df`` to the Delta table at ``path``.
 
     Args:
@@ -85,11 +86,13 @@ def append(df: DataFrame, path: str, *, partition_by: Sequence[str] = (),
             ``userMetadata`` rather than through Delta's own txn check, which costs three Spark
             jobs a write (see :mod:`lakehouse.deltalog`).
         merge_schema: Add the columns of ``df`` that the table lacks (schema evolution).
+        properties: ``delta.*`` table properties for a table this write creates (Delta takes
+            them from the write's options then; a write to an existing table leaves its own).
 
     Returns:
         Whether it wrote: False when ``txn`` was committed already (nothing was computed).
     """
-    writer = df.write.format("delta").mode("append")
+    writer = df.write.format("delta").mode("append").options(**(properties or {}))
     if merge_schema:
         writer = writer.option("mergeSchema", "true")
     if partition_by:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lakehouse import delta, deltalog
@@ -101,6 +103,16 @@ def test_ensure_table_sets_properties_on_a_table_made_without_them(spark, tmp_pa
     assert found["delta.logRetentionDuration"] == "interval 60 days"
     assert delta._properties(spark, path, ["delta.dataSkippingStatsColumns", "absent"]) == {
         "delta.dataSkippingStatsColumns": "tag", "absent": None}
+
+
+def test_append_sets_properties_only_on_a_table_it_creates(spark, tmp_path):
+    path = str(tmp_path / "t")
+    delta.append(_rows(spark, 2, "a"), path, properties=delta.stats_columns("tag"))
+    delta.append(_rows(spark, 2, "b"), path, properties=delta.stats_columns("i"))
+    assert delta._properties(spark, path, ["delta.dataSkippingStatsColumns"]) == {"delta.dataSkippingStatsColumns": "tag"}
+    added = [json.loads(action["add"]["stats"]) for version in (0, 1)
+             for action in deltalog.commit_actions(spark, path, version) if "add" in action]
+    assert added and all(set(stats["minValues"]) == {"tag"} for stats in added)
 
 
 def _jobs_run_by(spark, action) -> int:

@@ -87,6 +87,11 @@ def test_silver_tables_evolve_rescue_and_dedup_across_batches(spark, lake_config
     assert [(m["rows_in"], m["duplicates_seen_before"], m["rows_out"]) for m in metrics] == [(8, 0, 8), (2, 1, 1)]
     column_map = table(spark, lake_config, "_column_map")
     assert column_map.filter("`table` = 'order_completed' AND json_path = '$.properties.coupon'").count() == 1
+    # Data tables keep file statistics on times and batch ids only, from their creation on.
+    stats_key = "delta.dataSkippingStatsColumns"
+    for name in ("order_completed", "tracks"):
+        path = Lake(lake_config.lake.dir).silver(name)
+        assert delta._properties(spark, path, [stats_key]) == {stats_key: "timestamp,received_at,loaded_at,silver_batch_id"}
 
 
 def snapshot(spark, config, names):
