@@ -9,6 +9,7 @@ only job entry points, notebooks and tests call :func:`build_session`.
 from __future__ import annotations
 
 import os
+import sys
 from importlib import resources
 
 from py4j.protocol import Py4JError
@@ -70,6 +71,10 @@ def build_session(config: SparkConfig) -> SparkSession:
     if config.master.startswith("local"):
         # Without this Spark warns that the hostname resolves to a loopback address.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python workers (a UDF an analyst writes in a notebook) run this interpreter, with this
+        # environment's packages, not the first ``python3`` on the PATH. PySpark reads the
+        # variable when the context starts (the ``spark.pyspark.python`` conf does not reach UDFs).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(config.app_name)
     if config.jars_source != "provided":
         builder = builder.master(config.master)
