@@ -118,9 +118,9 @@ def append(df: DataFrame, path: str, *, partition_by: Sequence[str] = (),
     return True
 
 
-def read_table(spark: SparkSession, path: str) -> DataFrame:
-    """Read the current version of the Delta table at ``path``."""
-    return spark.read.format("delta").load(path)
+def read_table(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
+    """Read the Delta table at ``path``: its current version, or ``version`` (time travel)."""
+    return spark.read.format("delta").load(path) if version is None else read_version(spark, path, version)
 
 
 def is_table(spark: SparkSession, path: str) -> bool:

@@ -88,7 +88,7 @@ def latest_gate_rows(spark: SparkSession, lake: Lake, version: int | None = None
     path = lake.quality("gate")
     if not delta.is_table(spark, path):
         return {}
-    gate_df = delta.read_table(spark, path) if version is None else delta.read_version(spark, path, version)
+    gate_df = delta.read_table(spark, path, version)
     rows = (gate_df.groupBy("table")
             .agg(F.max_by(F.struct(*gate_df.columns), F.struct("decided_at", "table_version")).alias("latest"))
             .collect())

