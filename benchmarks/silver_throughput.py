@@ -39,6 +39,8 @@ def main() -> None:
     parser.add_argument("--write-parallelism", type=int, default=None)
     parser.add_argument("--workdir", default="benchmarks/out/silver")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Spark conf for both runs (repeatable)")
     args = parser.parse_args()
 
     work = Path(args.workdir).resolve()
@@ -50,7 +52,8 @@ def main() -> None:
     config = load_config(env={"LAKEHOUSE_LAKE_DIR": str(work / "lake"), "LAKEHOUSE_LANDING_DIR": str(landing),
                               "LAKEHOUSE_SPARK_MASTER": args.master})
     silver = {"max_files_per_trigger": args.silver_files_per_trigger, "write_parallelism": args.write_parallelism}
-    config = with_values(config, silver={k: v for k, v in silver.items() if v is not None})
+    config = with_values(config, silver={k: v for k, v in silver.items() if v is not None},
+                         spark={"conf": dict(item.split("=", 1) for item in args.spark_conf)})
     spark = build_session(config.spark)
     lake = Lake(config.lake.dir)
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from importlib import resources
+from typing import Iterator, Mapping
 
 from py4j.protocol import Py4JError
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -83,6 +85,26 @@ def build_session(config: SparkConfig) -> SparkSession:
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+@contextmanager
+def confs_set(spark: SparkSession, confs: Mapping[str, str]) -> Iterator[None]:
+    """Set runtime SQL confs on ``spark`` for the ``with`` block, then restore what was there.
+
+    For a ``foreachBatch`` function's session this touches only its own query: Structured
+    Streaming runs each query on a clone of the session.
+    """
+    previous = {key: spark.conf.get(key, None) for key in confs}
+    for key, value in confs.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def observed_rows(spark: SparkSession, observation: Observation, field: str,

@@ -94,6 +94,24 @@ def test_silver_tables_evolve_rescue_and_dedup_across_batches(spark, lake_config
         assert delta._properties(spark, path, [stats_key]) == {stats_key: "timestamp,received_at,loaded_at,silver_batch_id"}
 
 
+def test_table_writes_run_interpreted_and_the_session_gets_its_confs_back(spark, lake_config, monkeypatch):
+    import silver.job
+
+    seen, real_append = {}, lakehouse.delta.append
+
+    def recording_append(df, path, **kwargs):
+        seen[path.rstrip("/").rsplit("/", 1)[-1]] = df.sparkSession.conf.get("spark.sql.codegen.factoryMode")
+        return real_append(df, path, **kwargs)
+
+    monkeypatch.setattr(lakehouse.delta, "append", recording_append)
+    before = spark.conf.get("spark.sql.codegen.factoryMode")
+    land(spark, lake_config, first_batch())
+    run_silver(spark, lake_config)
+    assert seen["order_completed"] == seen["tracks"] == silver.job.INTERPRETED["spark.sql.codegen.factoryMode"]
+    assert seen["_message_ids"] == before  # the writes after the tables phase, and the session, are as before
+    assert spark.conf.get("spark.sql.codegen.factoryMode") == before
+
+
 def snapshot(spark, config, names):
     return {name: table(spark, config, name).drop(*VOLATILE) for name in names}
 
