@@ -100,16 +100,17 @@ def test_table_writes_run_interpreted_and_the_session_gets_its_confs_back(spark,
     seen, real_append = {}, lakehouse.delta.append
 
     def recording_append(df, path, **kwargs):
-        seen[path.rstrip("/").rsplit("/", 1)[-1]] = df.sparkSession.conf.get("spark.sql.codegen.factoryMode")
+        seen[path.rstrip("/").rsplit("/", 1)[-1]] = {key: df.sparkSession.conf.get(key, None)
+                                                     for key in silver.job.TABLE_WRITE_CONFS}
         return real_append(df, path, **kwargs)
 
     monkeypatch.setattr(lakehouse.delta, "append", recording_append)
-    before = spark.conf.get("spark.sql.codegen.factoryMode")
+    before = {key: spark.conf.get(key, None) for key in silver.job.TABLE_WRITE_CONFS}
     land(spark, lake_config, first_batch())
     run_silver(spark, lake_config)
-    assert seen["order_completed"] == seen["tracks"] == silver.job.INTERPRETED["spark.sql.codegen.factoryMode"]
+    assert seen["order_completed"] == seen["tracks"] == silver.job.TABLE_WRITE_CONFS
     assert seen["_message_ids"] == before  # the writes after the tables phase, and the session, are as before
-    assert spark.conf.get("spark.sql.codegen.factoryMode") == before
+    assert {key: spark.conf.get(key, None) for key in silver.job.TABLE_WRITE_CONFS} == before
 
 
 def snapshot(spark, config, names):
