@@ -46,7 +46,7 @@ _CACHE_BLOCK_CONF = "spark.sql.inMemoryColumnarStorage.batchSize"
 # The table writes run interpreted, not as generated code. Every table's projection differs (its
 # own columns), so Spark generated and compiled new Java code for each of the hundreds of tables a
 # batch touches, to run it over a few thousand rows: a profile put code generation and Janino at
-# 46.6% of executor samples. At 200k events (206 tables, one batch): tables 111.0-113.2 s with
+# 46.6% of executor samples. At 200k events (206 tables, one batch): tables 111.7-113.2 s with
 # generated code, 76.4-79.6 s interpreted. The factory mode is what counts (whole-stage code
 # generation off alone: 111.0 s). The parse before the tables keeps generated code: its plan is
 # one and its rows many (interpreted there too, parse and plan took 32.3 s instead of 25.6 s).
@@ -56,8 +56,8 @@ INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.facto
 # And the commits keep no list of the table's files in the checksum (.crc) file: deriving it was 85%
 # of each commit's driver time, with a state rebuild (a Spark job) for a table created by the
 # write. Same 200k events: tables 59.6-61.4 s without the list, 67.0-72.0 s with it (3 runs each).
-# Readers lose nothing measurable: 60 one-commit tables read anew (filter and aggregate) took
-# 19.5-21.0 s written without it, 19.4-21.4 s with it.
+# Readers lose nothing measurable: 60 one-commit tables read anew (filter and aggregate), warm,
+# took 19.5-21.0 s written without it, 19.4-21.4 s with it.
 TABLE_WRITE_CONFS = {**INTERPRETED, "spark.databricks.delta.allFilesInCrc.enabled": "false"}
 PARTITION_BY = ("received_date",)
 
