@@ -274,6 +274,23 @@ def test_row_checks_and_key_uniqueness_count_in_gx_with_bundled_jobs_and_sample_
     assert run_gx(runner, "t", timed_df.limit(0), [], summarize="received_at")[2] == {"rows": 0, "newest": None}
 
 
+def test_the_gate_runs_without_adaptive_execution_and_gives_the_session_its_confs_back(spark, lake_config, monkeypatch):
+    import quality.gate as gate
+
+    seen, real_run_gx = [], gate.run_gx
+
+    def recording_run_gx(*args, **kwargs):
+        seen.append({key: spark.conf.get(key, None) for key in gate.GATE_CONFS})
+        return real_run_gx(*args, **kwargs)
+
+    monkeypatch.setattr(gate, "run_gx", recording_run_gx)
+    before = {key: spark.conf.get(key, None) for key in gate.GATE_CONFS}
+    write(spark, lake_config, "silver.pages", [page("a"), page("b")])
+    assert run_gate(spark, lake_config, ("silver.pages",), now=NOW)[0].passed
+    assert seen == [gate.GATE_CONFS] and gate.GATE_CONFS
+    assert {key: spark.conf.get(key, None) for key in gate.GATE_CONFS} == before != gate.GATE_CONFS
+
+
 def test_a_verdict_covers_the_version_validated_not_rows_appended_meanwhile(spark, lake_config, monkeypatch):
     import quality.gate as gate
 
