@@ -94,7 +94,8 @@ def test_silver_tables_evolve_rescue_and_dedup_across_batches(spark, lake_config
         assert delta._properties(spark, path, [stats_key]) == {stats_key: "timestamp,received_at,loaded_at,silver_batch_id"}
 
 
-def test_table_writes_run_interpreted_and_the_session_gets_its_confs_back(spark, lake_config, monkeypatch):
+def test_per_event_tables_are_written_interpreted_type_tables_compiled_and_the_session_gets_its_confs_back(
+        spark, lake_config, monkeypatch):
     import silver.job
 
     seen, real_append = {}, lakehouse.delta.append
@@ -108,7 +109,8 @@ def test_table_writes_run_interpreted_and_the_session_gets_its_confs_back(spark,
     before = {key: spark.conf.get(key, None) for key in silver.job.TABLE_WRITE_CONFS}
     land(spark, lake_config, first_batch())
     run_silver(spark, lake_config)
-    assert seen["order_completed"] == seen["tracks"] == silver.job.TABLE_WRITE_CONFS
+    assert seen["order_completed"] == silver.job.TABLE_WRITE_CONFS
+    assert seen["tracks"] == {**before, **silver.job.TYPE_TABLE_CONFS} != seen["order_completed"]
     assert seen["_message_ids"] == before  # the writes after the tables phase, and the session, are as before
     assert {key: spark.conf.get(key, None) for key in silver.job.TABLE_WRITE_CONFS} == before
 
