@@ -43,28 +43,27 @@ log = logging.getLogger("lakehouse.silver")
 QUERY_NAME = "silver"
 _INSPECT_SLICE = 250  # paths per inspection aggregation
 _CACHE_BLOCK_CONF = "spark.sql.inMemoryColumnarStorage.batchSize"
-# The per-event table writes run interpreted, not as generated code. Every table's projection differs (its
-# own columns), so Spark generated and compiled new Java code for each of the hundreds of tables a
-# batch touches, to run it over a few thousand rows: a profile put code generation and Janino at
-# 46.6% of executor samples. At 200k events (206 tables, one batch): tables 111.7-113.2 s with
-# generated code, 76.4-79.6 s interpreted. The factory mode is what counts (whole-stage code
-# generation off alone: 111.0 s). The parse before the tables keeps generated code: its plan is
-# one and its rows many (interpreted there too, parse and plan took 32.3 s instead of 25.6 s).
-# ``factoryMode`` is an internal Spark conf: if a later Spark ignores it, the writes compile again
-# (slower, same rows).
+# The per-event table writes run interpreted, not as generated code. Every table's projection
+# differs (its own columns), so Spark generated and compiled new Java code for each of the hundreds
+# of tables a batch touches, to run it over a few thousand rows: a profile put code generation and
+# Janino at 46.6% of executor samples. At 200k events (206 tables, one batch, every table
+# interpreted then): tables 111.7-113.2 s with generated code, 76.4-79.6 s interpreted. The factory
+# mode is what counts (whole-stage code generation off alone: 111.0 s). The parse before the tables
+# keeps generated code: its plan is one and its rows many (interpreted there too, parse and plan
+# took 32.3 s instead of 25.6 s). ``factoryMode`` is an internal Spark conf: if a later Spark
+# ignores it, the writes compile again (slower, same rows).
 INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
-# And the commits keep no list of the table's files in the checksum (.crc) file: deriving it was 85%
-# of each commit's driver time, with a state rebuild (a Spark job) for a table created by the
-# write. Same 200k events: tables 59.6-61.4 s without the list, 67.0-72.0 s with it (3 runs each).
-# Readers lose nothing measurable: 60 one-commit tables read anew (filter and aggregate), warm,
-# took 19.5-21.0 s written without it, 19.4-21.4 s with it.
-NO_FILE_LIST = {"spark.databricks.delta.allFilesInCrc.enabled": "false"}
-TABLE_WRITE_CONFS = {**INTERPRETED, **NO_FILE_LIST}
+# Every table write's commit keeps no list of the table's files in the checksum (.crc) file:
+# deriving it was 85% of each commit's driver time, with a state rebuild (a Spark job) for a table
+# created by the write. Same 200k events: tables 59.6-61.4 s without the list, 67.0-72.0 s with it
+# (3 runs each). Readers lose nothing measurable: 60 one-commit tables read anew (filter and
+# aggregate), warm, took 19.5-21.0 s written without it, 19.4-21.4 s with it.
 # The type tables (tracks, pages, screens, identifies, groups, aliases) are few and hold most of a
 # batch's rows: they keep generated code, compiled once each and faster per row. At 1M events (one
 # batch, 206 tables): type tables 35.0 s compiled against 61.1 s interpreted; per-event tables
 # 112.4 s against 118.0 s (one run each, same day).
-TYPE_TABLE_CONFS = dict(NO_FILE_LIST)
+TYPE_TABLE_CONFS = {"spark.databricks.delta.allFilesInCrc.enabled": "false"}
+EVENT_TABLE_CONFS = {**INTERPRETED, **TYPE_TABLE_CONFS}
 PARTITION_BY = ("received_date",)
 
 
@@ -195,7 +194,7 @@ class SilverWriter:
             by_size = sorted(plan.tables, key=plan.rows.get, reverse=True)
             event_tables = set(plan.event_tables.values())
             group_seconds = []
-            for group, confs in (([t for t in by_size if t in event_tables], TABLE_WRITE_CONFS),
+            for group, confs in (([t for t in by_size if t in event_tables], EVENT_TABLE_CONFS),
                                  ([t for t in by_size if t not in event_tables], TYPE_TABLE_CONFS)):
                 group_started = time.monotonic()
                 with confs_set(spark, confs):

@@ -102,17 +102,17 @@ def test_per_event_tables_are_written_interpreted_type_tables_compiled_and_the_s
 
     def recording_append(df, path, **kwargs):
         seen[path.rstrip("/").rsplit("/", 1)[-1]] = {key: df.sparkSession.conf.get(key, None)
-                                                     for key in silver.job.TABLE_WRITE_CONFS}
+                                                     for key in silver.job.EVENT_TABLE_CONFS}
         return real_append(df, path, **kwargs)
 
     monkeypatch.setattr(lakehouse.delta, "append", recording_append)
-    before = {key: spark.conf.get(key, None) for key in silver.job.TABLE_WRITE_CONFS}
+    before = {key: spark.conf.get(key, None) for key in silver.job.EVENT_TABLE_CONFS}
     land(spark, lake_config, first_batch())
     run_silver(spark, lake_config)
-    assert seen["order_completed"] == silver.job.TABLE_WRITE_CONFS
+    assert seen["order_completed"] == silver.job.EVENT_TABLE_CONFS
     assert seen["tracks"] == {**before, **silver.job.TYPE_TABLE_CONFS} != seen["order_completed"]
     assert seen["_message_ids"] == before  # the writes after the tables phase, and the session, are as before
-    assert {key: spark.conf.get(key, None) for key in silver.job.TABLE_WRITE_CONFS} == before
+    assert {key: spark.conf.get(key, None) for key in silver.job.EVENT_TABLE_CONFS} == before
 
 
 def snapshot(spark, config, names):
