@@ -138,6 +138,28 @@ def read_version(spark: SparkSession, path: str, version: int) -> DataFrame:
     return spark.read.format("delta").option("versionAsOf", version).load(path)
 
 
+def read_version_files(spark: SparkSession, path: str, version: int) -> DataFrame:
+    """The Delta table at ``path`` as of ``version``, over that version's files, listed once.
+
+    For a frame several queries scan. A :func:`read_version` frame asks Delta for the version's
+    files at every query (a Spark job over the snapshot's state); this one lists them here, once,
+    and each query reads them through Delta's own file format (deletion vectors and column
+    mapping still apply). Same rows and columns. Warm, three small queries on each of five tables
+    of a 3,000-event lake (2 cores): 5.6-7.3 s over read_version frames, 3.5-5.0 s over these.
+    Calls Delta's JVM API (``DeltaLog.createDataFrame``, with which Delta's own commands read the
+    files they touch), not its Python one, which has no such call: the tests hold it to
+    read_version on the pinned delta-spark.
+    """
+    jvm = spark._jvm
+    delta_log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
+    snapshot = delta_log.getSnapshotAt(version, getattr(delta_log, "getSnapshotAt$default$2")(),
+                                       getattr(delta_log, "getSnapshotAt$default$3")(),
+                                       getattr(delta_log, "getSnapshotAt$default$4")())
+    files = snapshot.getAllFiles(False)  # False: the scan needs no record counts
+    return DataFrame(delta_log.createDataFrame(snapshot, files, False, getattr(delta_log, "createDataFrame$default$4")()),
+                     spark)
+
+
 def read_changes(spark: SparkSession, path: str, from_version: int, to_version: int) -> DataFrame | None:
     """Change Data Feed rows of versions ``from_version..to_version`` (inclusive), with
     ``_change_type`` and ``_commit_version``; None when the feed does not cover them (not

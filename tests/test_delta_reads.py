@@ -1,0 +1,52 @@
+"""A table version read over its files listed once (``delta.read_version_files``): real Delta tables."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.sql import functions as F
+
+from lakehouse import delta
+
+pytestmark = pytest.mark.integration
+
+
+def _jobs(spark, group: str, queries) -> int:
+    """Spark jobs run by ``queries`` (a function), counted by job group."""
+    spark.sparkContext.setJobGroup(group, group)
+    try:
+        queries()
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+    return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
+
+
+def test_a_version_read_over_its_listed_files_equals_time_travel(spark, tmp_path):
+    path = str(tmp_path / "t")
+    rows = spark.createDataFrame([(d, i) for d in ("2026-11-01", "2026-11-02") for i in range(5)], "day string, i int")
+    delta.append(rows.withColumn("day", F.to_date("day")), path, partition_by=("day",))  # v0
+    delta.delete_where(spark, path, "i = 3")  # v1: removes rows, rewrites files
+    delta.append(spark.createDataFrame([("2026-11-03", 9, "new")], "day string, i int, extra string")
+                 .withColumn("day", F.to_date("day")), path, partition_by=("day",), merge_schema=True)  # v2
+    for version in (0, 1, 2):
+        expected_df = delta.read_version(spark, path, version)
+        listed_df = delta.read_version_files(spark, path, version)
+        delta.append(rows.withColumn("day", F.to_date("day")), path, partition_by=("day",))  # later commits change nothing
+        assert listed_df.schema == expected_df.schema
+        assert sorted(listed_df.collect()) == sorted(expected_df.collect())
+        assert listed_df.filter("day = date'2026-11-02'").count() == expected_df.filter("day = date'2026-11-02'").count()
+    assert [r["i"] for r in delta.read_version_files(spark, path, 1).filter("i = 3").collect()] == []
+
+
+def test_queries_on_listed_files_run_no_listing_job_of_their_own(spark, tmp_path):
+    path = str(tmp_path / "t")
+    delta.append(spark.range(100).withColumn("k", F.col("id") % 7), path)
+    delta.append(spark.range(100, 200).withColumn("k", F.col("id") % 7), path)
+
+    def two_queries(df):
+        return lambda: (df.agg(F.max("id")).first(), df.groupBy("k").count().collect())
+
+    two_queries(delta.read_version(spark, path, 1))()  # the version's snapshot state is built and cached
+    time_travel = _jobs(spark, "time-travel", two_queries(delta.read_version(spark, path, 1)))
+    listed_df = delta.read_version_files(spark, path, 1)  # lists the files: one job, here
+    listed = _jobs(spark, "listed", two_queries(listed_df))
+    assert listed < time_travel, (listed, time_travel)
