@@ -377,7 +377,7 @@ def _validate(spark, runner: GXRunner, table: str, path: str, version: int, tabl
     new_df = None if table.startswith("gold.") else _new_rows(spark, path, since, version, frame_df.columns)
     # An incremental run caches its new rows (a change feed, reduced to each row's latest image:
     # computed once for the row checks, key uniqueness and their count). A full run reads the
-    # table's columns straight from Delta for each of its two scans (GX's bundled aggregate, which
+    # table's columns from its files for each of its two scans (GX's bundled aggregate, which
     # also gives the row count and newest received_at, and key uniqueness): faster than building a
     # cache for them (bronze.events at 1.19M rows, warm: 0.49 s + 0.98 s for two scans against
     # 1.26 s + 0.20 s + 0.84 s cached).
