@@ -150,8 +150,7 @@ def read_version_files(spark: SparkSession, path: str, version: int) -> DataFram
     files they touch), not its Python one, which has no such call: the tests hold it to
     read_version on the pinned delta-spark.
     """
-    jvm = spark._jvm
-    delta_log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
+    delta_log = deltalog.delta_log(spark, path)
     snapshot = delta_log.getSnapshotAt(version, getattr(delta_log, "getSnapshotAt$default$2")(),
                                        getattr(delta_log, "getSnapshotAt$default$3")(),
                                        getattr(delta_log, "getSnapshotAt$default$4")())

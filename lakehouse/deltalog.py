@@ -50,12 +50,17 @@ def file_system(spark: SparkSession, path: str):
     return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
 
 
+def delta_log(spark: SparkSession, path: str):
+    """The table's DeltaLog (a JVM object, cached by Delta per path). Raises a py4j error if
+    Delta's internals change."""
+    return spark.sparkContext._jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
+
+
 def snapshot(spark: SparkSession, path: str):
     """The table's latest snapshot (a JVM object; version -1 when there is no table). Through
     DeltaLog, 5 ms a table once its log is cached. Raises a py4j error if Delta's internals change."""
-    jvm = spark.sparkContext._jvm
-    empty = jvm.scala.Option.empty()
-    return jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path).update(False, empty, empty)
+    empty = spark.sparkContext._jvm.scala.Option.empty()
+    return delta_log(spark, path).update(False, empty, empty)
 
 
 def read_text(spark: SparkSession, path: str) -> str | None:

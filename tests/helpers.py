@@ -44,3 +44,15 @@ def landed_records_per_file(spark, lake) -> Counter:
         for row in delta.read_table(spark, path).groupBy("source_file").count().collect():
             counts[os.path.basename(row["source_file"])] += row["count"]
     return counts
+
+
+def jobs_run_by(spark, action) -> int:
+    """How many Spark jobs ``action`` ran (jobs of the test's own group)."""
+    sc = spark.sparkContext
+    sc.setJobGroup("counted", "jobs counted by the test")
+    try:
+        before = set(sc.statusTracker().getJobIdsForGroup("counted"))
+        action()
+        return len(set(sc.statusTracker().getJobIdsForGroup("counted")) - before)
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)

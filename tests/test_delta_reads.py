@@ -6,18 +6,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from lakehouse import delta
+from tests.helpers import jobs_run_by
 
 pytestmark = pytest.mark.integration
-
-
-def _jobs(spark, group: str, queries) -> int:
-    """Spark jobs run by ``queries`` (a function), counted by job group."""
-    spark.sparkContext.setJobGroup(group, group)
-    try:
-        queries()
-    finally:
-        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-    return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
 
 
 def test_a_version_read_over_its_listed_files_equals_time_travel(spark, tmp_path):
@@ -46,7 +37,7 @@ def test_queries_on_listed_files_run_no_listing_job_of_their_own(spark, tmp_path
         return lambda: (df.agg(F.max("id")).first(), df.groupBy("k").count().collect())
 
     two_queries(delta.read_version(spark, path, 1))()  # the version's snapshot state is built and cached
-    time_travel = _jobs(spark, "time-travel", two_queries(delta.read_version(spark, path, 1)))
+    time_travel = jobs_run_by(spark, two_queries(delta.read_version(spark, path, 1)))
     listed_df = delta.read_version_files(spark, path, 1)  # lists the files: one job, here
-    listed = _jobs(spark, "listed", two_queries(listed_df))
+    listed = jobs_run_by(spark, two_queries(listed_df))
     assert listed < time_travel, (listed, time_travel)

@@ -8,6 +8,7 @@ import pytest
 
 from lakehouse import delta, deltalog
 from lakehouse.sqltext import quote
+from tests.helpers import jobs_run_by
 
 pytestmark = pytest.mark.integration
 
@@ -115,18 +116,6 @@ def test_append_sets_properties_only_on_a_table_it_creates(spark, tmp_path):
     assert added and all(set(stats["minValues"]) == {"tag"} for stats in added)
 
 
-def _jobs_run_by(spark, action) -> int:
-    """How many Spark jobs ``action`` ran (jobs of the test's own group)."""
-    sc = spark.sparkContext
-    sc.setJobGroup("counted", "jobs counted by the test")
-    try:
-        before = set(sc.statusTracker().getJobIdsForGroup("counted"))
-        action()
-        return len(set(sc.statusTracker().getJobIdsForGroup("counted")) - before)
-    finally:
-        sc.setLocalProperty("spark.jobGroup.id", None)
-
-
 def test_warmed_txn_state_spares_the_first_commit_its_rebuild(spark, tmp_path, new_process):
     cold, warm = str(tmp_path / "cold"), str(tmp_path / "warm")
     for path in (cold, warm):
@@ -134,8 +123,8 @@ def test_warmed_txn_state_spares_the_first_commit_its_rebuild(spark, tmp_path, n
         delta.read_table(spark, path).count()  # the same warm-up of the read path for both
     for thread in deltalog.warm_txn_state(spark, [warm]):
         thread.join()
-    cold_jobs = _jobs_run_by(spark, lambda: delta.append(_rows(spark, 2, "x"), cold, txn=("app", 0)))
-    warm_jobs = _jobs_run_by(spark, lambda: delta.append(_rows(spark, 2, "x"), warm, txn=("app", 0)))
+    cold_jobs = jobs_run_by(spark, lambda: delta.append(_rows(spark, 2, "x"), cold, txn=("app", 0)))
+    warm_jobs = jobs_run_by(spark, lambda: delta.append(_rows(spark, 2, "x"), warm, txn=("app", 0)))
     # The rebuild is three jobs ("Delta: Compute snapshot"); the write itself runs the same jobs.
     assert cold_jobs - warm_jobs >= 2, (cold_jobs, warm_jobs)
     assert [deltalog.committed_version(spark, path, "app")[0] for path in (cold, warm)] == [0, 0]
