@@ -151,11 +151,13 @@ def plan(spark: SparkSession, table: ExportTable, last: int | None, current: int
     if last is not None and last >= current:
         return Plan(None, table.mode, current, current)
     if table.mode == REPLACE or last is None:
-        return Plan(delta.read_version(spark, table.path, current), REPLACE, 0 if last is None else last + 1, current)
+        # Its files listed once, from the version's checksum when it lists them (no Spark job).
+        return Plan(delta.read_version_files(spark, table.path, current), REPLACE, 0 if last is None else last + 1,
+                    current)
     changes_df = delta.read_changes(spark, table.path, last + 1, current)
     if changes_df is None:
         log.warning("%s: no change feed for versions %d-%d; loading the whole table", table.name, last + 1, current)
-        return Plan(delta.read_version(spark, table.path, current), REPLACE, last + 1, current)
+        return Plan(delta.read_version_files(spark, table.path, current), REPLACE, last + 1, current)
     flag = deleted_flag(changes_df.columns)
     return Plan(delta.latest_images(changes_df, table.keys, deleted=flag), MERGE, last + 1, current, flag)
 

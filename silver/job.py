@@ -53,17 +53,20 @@ _CACHE_BLOCK_CONF = "spark.sql.inMemoryColumnarStorage.batchSize"
 # took 32.3 s instead of 25.6 s). ``factoryMode`` is an internal Spark conf: if a later Spark
 # ignores it, the writes compile again (slower, same rows).
 INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
-# Every table write's commit keeps no list of the table's files in the checksum (.crc) file:
-# deriving it was 85% of each commit's driver time, with a state rebuild (a Spark job) for a table
-# created by the write. Same 200k events: tables 59.6-61.4 s without the list, 67.0-72.0 s with it
-# (3 runs each). Readers lose nothing measurable: 60 one-commit tables read anew (filter and
-# aggregate), warm, took 19.5-21.0 s written without it, 19.4-21.4 s with it.
 # The type tables (tracks, pages, screens, identifies, groups, aliases) are few and hold most of a
 # batch's rows: they keep generated code, compiled once each and faster per row. At 1M events (one
 # batch, 206 tables): type tables 35.0 s compiled against 61.1 s interpreted; per-event tables
 # 112.4 s against 118.0 s (one run each, same day).
+# Their commits keep no list of the table's files in the checksum (.crc) file: deriving it was 85%
+# of each commit's driver time. Same 200k events, every table without the list then: tables
+# 59.6-61.4 s without it, 67.0-72.0 s with it (3 runs each).
+# The per-event tables keep the list (Delta's default, below 50 files): a reader that takes it
+# from there (lakehouse.delta.read_version_files) needs no Spark job to find a table's files, and
+# those tables are many and small. The 3,000-event demo (one process, 170 per-event tables), with
+# the list kept by every table against by none: export 36.2 s against 126.4 s, silver 104.6 s
+# against 95.7 s; the same lakes exported again in a fresh process: 56.9 s against 155.1 s.
 TYPE_TABLE_CONFS = {"spark.databricks.delta.allFilesInCrc.enabled": "false"}
-EVENT_TABLE_CONFS = {**INTERPRETED, **TYPE_TABLE_CONFS}
+EVENT_TABLE_CONFS = dict(INTERPRETED)
 PARTITION_BY = ("received_date",)
 
 

@@ -56,3 +56,11 @@ def jobs_run_by(spark, action) -> int:
         return len(set(sc.statusTracker().getJobIdsForGroup("counted")) - before)
     finally:
         sc.setLocalProperty("spark.jobGroup.id", None)
+
+
+def files_listed_in_checksum(path: str, version: int | None = None) -> bool:
+    """Whether the checksum (``.crc``) file of a Delta table's ``version`` (default: its newest)
+    lists the table's files, as Delta does for small tables unless told not to."""
+    log_dir = Path(path) / "_delta_log"
+    crc = max(log_dir.glob("*.crc")) if version is None else log_dir / f"{version:020d}.crc"
+    return json.loads(crc.read_text()).get("allFiles") is not None

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from pyspark.sql import functions as F
 
 from lakehouse import delta
 from lakehouse.spark import confs_set
-from tests.helpers import jobs_run_by
+from tests.helpers import files_listed_in_checksum, jobs_run_by
 
 pytestmark = pytest.mark.integration
 
@@ -30,17 +27,12 @@ def write_three_versions(spark, path: str, files_in_checksum: bool):
     return rows
 
 
-def checksum_lists_files(path: str, version: int) -> bool:
-    checksum = json.loads((Path(path) / "_delta_log" / f"{version:020d}.crc").read_text())
-    return checksum.get("allFiles") is not None
-
-
 @pytest.mark.parametrize("files_in_checksum", [True, False], ids=["files-in-checksum", "state-reconstruction"])
 def test_a_version_read_over_its_listed_files_equals_time_travel(spark, tmp_path, files_in_checksum):
     path = str(tmp_path / "t")
     rows = write_three_versions(spark, path, files_in_checksum)
     # (Delta leaves the list out after a schema change: v2 is read by state reconstruction either way.)
-    assert [checksum_lists_files(path, v) for v in (0, 1)] == [files_in_checksum] * 2
+    assert [files_listed_in_checksum(path, v) for v in (0, 1)] == [files_in_checksum] * 2
     for version in (0, 1, 2):
         expected_df = delta.read_version(spark, path, version)
         listed_df = delta.read_version_files(spark, path, version)
@@ -70,7 +62,7 @@ def test_queries_on_listed_files_run_no_listing_job_of_their_own(spark, tmp_path
 def test_a_file_list_kept_in_the_checksum_is_read_without_a_spark_job(spark, tmp_path, files_in_checksum):
     path = str(tmp_path / "t")
     write_three_versions(spark, path, files_in_checksum)
-    assert checksum_lists_files(path, 1) is files_in_checksum
+    assert files_listed_in_checksum(path, 1) is files_in_checksum
     delta.read_version(spark, path, 2).count()  # the latest snapshot is loaded; version 1's is not
     jobs = jobs_run_by(spark, lambda: delta.read_version_files(spark, path, 1))
     assert (jobs == 0) is files_in_checksum, jobs

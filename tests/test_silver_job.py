@@ -16,6 +16,7 @@ from lakehouse.streaming import run_until_stopped
 from lakehouse.synthetic.writer import GenerateSpec, generate
 from lakehouse.tables import Lake
 from silver.job import full_refresh, start_silver
+from tests.helpers import files_listed_in_checksum
 from tests.silver_helpers import T0, bronze_df, message
 
 pytestmark = pytest.mark.integration
@@ -98,21 +99,25 @@ def test_per_event_tables_are_written_interpreted_type_tables_compiled_and_the_s
         spark, lake_config, monkeypatch):
     import silver.job
 
+    keys = {**silver.job.EVENT_TABLE_CONFS, **silver.job.TYPE_TABLE_CONFS}
     seen, real_append = {}, lakehouse.delta.append
 
     def recording_append(df, path, **kwargs):
-        seen[path.rstrip("/").rsplit("/", 1)[-1]] = {key: df.sparkSession.conf.get(key, None)
-                                                     for key in silver.job.EVENT_TABLE_CONFS}
+        seen[path.rstrip("/").rsplit("/", 1)[-1]] = {key: df.sparkSession.conf.get(key, None) for key in keys}
         return real_append(df, path, **kwargs)
 
     monkeypatch.setattr(lakehouse.delta, "append", recording_append)
-    before = {key: spark.conf.get(key, None) for key in silver.job.EVENT_TABLE_CONFS}
+    before = {key: spark.conf.get(key, None) for key in keys}
     land(spark, lake_config, first_batch())
     run_silver(spark, lake_config)
-    assert seen["order_completed"] == silver.job.EVENT_TABLE_CONFS
+    assert seen["order_completed"] == {**before, **silver.job.EVENT_TABLE_CONFS}
     assert seen["tracks"] == {**before, **silver.job.TYPE_TABLE_CONFS} != seen["order_completed"]
     assert seen["_message_ids"] == before  # the writes after the tables phase, and the session, are as before
-    assert {key: spark.conf.get(key, None) for key in silver.job.EVENT_TABLE_CONFS} == before
+    assert {key: spark.conf.get(key, None) for key in keys} == before
+    # A per-event table's checksum lists its files (readers then find them without a Spark job);
+    # a type table's does not.
+    lake = Lake(lake_config.lake.dir)
+    assert [files_listed_in_checksum(lake.silver(name)) for name in ("order_completed", "tracks")] == [True, False]
 
 
 def snapshot(spark, config, names):
