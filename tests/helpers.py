@@ -48,12 +48,24 @@ def landed_records_per_file(spark, lake) -> Counter:
 
 def jobs_run_by(spark, action) -> int:
     """How many Spark jobs ``action`` ran (jobs of the test's own group)."""
+    return len(_job_ids_of(spark, action))
+
+
+def tasks_run_by(spark, action) -> int:
+    """How many tasks the Spark jobs ``action`` ran had, over all their stages."""
+    tracker = spark.sparkContext.statusTracker()
+    stages = [tracker.getStageInfo(stage) for job in _job_ids_of(spark, action)
+              for stage in tracker.getJobInfo(job).stageIds]
+    return sum(stage.numTasks for stage in stages if stage is not None)
+
+
+def _job_ids_of(spark, action) -> set[int]:
     sc = spark.sparkContext
     sc.setJobGroup("counted", "jobs counted by the test")
     try:
         before = set(sc.statusTracker().getJobIdsForGroup("counted"))
         action()
-        return len(set(sc.statusTracker().getJobIdsForGroup("counted")) - before)
+        return set(sc.statusTracker().getJobIdsForGroup("counted")) - before
     finally:
         sc.setLocalProperty("spark.jobGroup.id", None)
 
