@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 # Delta keeps a small table's file list in each version's checksum file unless this is off (as
-# silver has it for its data tables); read_version_files takes the list from there when it can.
+# silver has it for its type tables); read_version_files takes the list from there when it can.
 FILES_IN_CHECKSUM = "spark.databricks.delta.allFilesInCrc.enabled"
 
 

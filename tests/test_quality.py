@@ -21,6 +21,7 @@ from lakehouse.warehouse import Target, open_warehouse
 from quality.checks import load_suites
 from lakehouse.status import gate_decisions, gate_verdicts
 from quality.gate import QualityPaths, run_gate
+from tests.helpers import jobs_run_by
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 27, 12, 0)
@@ -232,14 +233,6 @@ def test_the_html_report_opens_in_headless_chromium_and_shows_the_failing_check(
     assert gx_pages and "ids_not_null" in gx_pages[0].read_text()
 
 
-def _jobs_of(spark, group, action):
-    spark.sparkContext.setJobGroup(group, group)
-    try:
-        return action(), len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
-    finally:
-        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-
-
 def test_row_checks_and_key_uniqueness_count_in_gx_with_bundled_jobs_and_sample_failures(spark):
     from quality.checks import Check
     from quality.gate import GXRunner, run_gx
@@ -263,13 +256,14 @@ def test_row_checks_and_key_uniqueness_count_in_gx_with_bundled_jobs_and_sample_
     assert results["rows_2"].sample == [] and validation.success is False and summary is None
     # GX bundles the row checks' counts into one aggregate: five checks run as many jobs as one.
     passing = [Check(f"ok_{i}", "rows", "warn", unexpected=f"id = 'none{i}'") for i in range(5)]
-    _, one = _jobs_of(spark, "gate-one", lambda: run_gx(runner, "t", frame_df, passing[:1]))
-    _, five = _jobs_of(spark, "gate-five", lambda: run_gx(runner, "t", frame_df, passing))
+    one = jobs_run_by(spark, lambda: run_gx(runner, "t", frame_df, passing[:1]))
+    five = jobs_run_by(spark, lambda: run_gx(runner, "t", frame_df, passing))
     assert five == one >= 1
     # The row count and newest received_at for volume and freshness come from that same aggregate.
     timed_df = frame_df.withColumn("received_at", F.expr("timestamp'2026-11-27 08:00:00' + make_interval(0, 0, 0, 0, `odd name; --`)"))
-    (results, _, summary), summarized = _jobs_of(spark, "gate-summary", lambda: run_gx(runner, "t", timed_df, passing,
-                                                                                        summarize="received_at"))
+    runs = []
+    summarized = jobs_run_by(spark, lambda: runs.append(run_gx(runner, "t", timed_df, passing, summarize="received_at")))
+    results, _, summary = runs[0]
     assert summary == {"rows": 6, "newest": datetime(2026, 11, 27, 13, 0)} and summarized == one and len(results) == 5
     assert run_gx(runner, "t", timed_df.limit(0), [], summarize="received_at")[2] == {"rows": 0, "newest": None}
 
