@@ -16,6 +16,7 @@ from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 from gold import models
 from lakehouse import delta
 from lakehouse.config import Config
+from lakehouse.spark import local_frame
 from lakehouse.tables import Lake
 
 log = logging.getLogger("lakehouse.gold")
@@ -47,7 +48,7 @@ def read_silver(spark: SparkSession, lake: Lake, name: str) -> DataFrame:
     path = lake.silver(name)
     if delta.is_table(spark, path):
         return delta.read_table(spark, path)
-    return spark.createDataFrame([], StructType([StructField(c, t) for c, t in _EMPTY[name]]))
+    return local_frame(spark, [], StructType([StructField(c, t) for c, t in _EMPTY[name]]))
 
 
 def build_models(spark: SparkSession, config: Config, person_df: DataFrame | None = None) -> dict[str, DataFrame]:

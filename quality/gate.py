@@ -41,7 +41,7 @@ from pyspark.sql.types import (BooleanType, DoubleType, LongType, StringType, St
 from lakehouse import delta
 from lakehouse.config import Config
 from lakehouse.errors import DataQualityError
-from lakehouse.spark import confs_set
+from lakehouse.spark import confs_set, local_frame
 from lakehouse.status import latest_gate_rows
 from lakehouse.tables import Lake
 from quality import expectations, memo, report
@@ -458,7 +458,7 @@ def _record(spark, verdicts: list[Verdict], history_rows: list[tuple], paths: Qu
     at = now.replace(tzinfo=None)
     gate_rows = [(run_id, v.table, v.table_version, v.table_id, v.passed, ", ".join(v.failed), ", ".join(v.warnings),
                   v.dropped_rows, v.validated_rows, v.mode, at) for v in verdicts]
-    delta.run_parallel([partial(delta.append, spark.createDataFrame(rows, schema), path)
+    delta.run_parallel([partial(delta.append, local_frame(spark, rows, schema), path)
                         for rows, schema, path in ((history_rows, HISTORY_SCHEMA, paths.history),
                                                    (gate_rows, GATE_SCHEMA, paths.gate)) if rows], 2)
     return [dict(zip(GATE_SCHEMA.names, row)) for row in gate_rows]

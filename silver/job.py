@@ -30,7 +30,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse import delta
 from lakehouse.config import Config
-from lakehouse.spark import confs_set
+from lakehouse.spark import confs_set, local_frame
 from lakehouse.streaming import checkpoint_app_id, start_foreach_batch
 from lakehouse.tables import Lake
 from silver import discover, users
@@ -166,7 +166,7 @@ class SilverWriter:
             if plan.new_columns:
                 column_rows = [c.as_row(self.layouts[c.table].kind, self.layouts[c.table].columns.index(c), batch_id)
                                for c in plan.new_columns]
-                delta.append(spark.createDataFrame(column_rows, COLUMN_MAP_SCHEMA), self.paths.column_map, txn=txn)
+                delta.append(local_frame(spark, column_rows, COLUMN_MAP_SCHEMA), self.paths.column_map, txn=txn)
             parsed_done = time.monotonic()
             rows_df = with_event(parsed_df, plan.event_tables)
             frames: dict[str, DataFrame] = {}
@@ -230,7 +230,7 @@ class SilverWriter:
             "duplicates_seen_before": unique_rows - new_rows, "rows_out": new_rows,
             "tables_written": len(plan.tables), "new_columns": len(plan.new_columns),
         }
-        delta.append(spark.createDataFrame([row], METRICS_SCHEMA), self.paths.metrics, txn=txn)
+        delta.append(local_frame(spark, [row], METRICS_SCHEMA), self.paths.metrics, txn=txn)
         log.info("silver batch %d: %d rows in, %d duplicates, %d events to %d tables (%d new columns) in %.1fs "
                  "(parse+plan %.1fs, tables %.1fs, discards %.1fs)", batch_id, rows_in, rows_in - new_rows, new_rows,
                  len(plan.tables), len(plan.new_columns), row["duration_s"], parsed_done - begun,
@@ -277,7 +277,7 @@ class SilverWriter:
             return found[0]["loaded_at"], True
         now = datetime.now(timezone.utc)
         row = {"app_id": app_id, "batch_id": batch_id, "loaded_at": now}
-        delta.append(spark.createDataFrame([row], JOURNAL_SCHEMA), self.paths.journal, txn=txn)
+        delta.append(local_frame(spark, [row], JOURNAL_SCHEMA), self.paths.journal, txn=txn)
         return now, False
 
     def _plan(self, parsed_df: DataFrame, batch_id: int) -> _Plan:

@@ -24,3 +24,32 @@ def test_confs_set_applies_for_the_block_then_restores_or_unsets(spark):
         assert (spark.conf.get(kept), spark.conf.get(absent)) == ("3", "NO_CODEGEN")
     assert spark.conf.get(kept) == before
     assert spark.conf.get(absent, None) is None  # unset again, not pinned to the default's text
+
+
+def test_local_frame_holds_what_create_data_frame_would_without_a_python_worker_job(spark):
+    from datetime import date, datetime, timezone
+
+    from pyspark.sql import Row
+    from pyspark.sql.types import (BooleanType, DateType, DoubleType, IntegerType, LongType, StringType, StructField,
+                                   StructType, TimestampType)
+
+    from lakehouse.spark import local_frame
+    from tests.helpers import jobs_run_by
+
+    schema = StructType([StructField("s", StringType()), StructField("l", LongType()), StructField("i", IntegerType()),
+                         StructField("d", DoubleType()), StructField("b", BooleanType()),
+                         StructField("t", TimestampType()), StructField("day", DateType())])
+    rows = [('"; drop table users; --', 2**40, 7, 1.5, True, datetime(2026, 11, 27, 8, 0, 0, 123456), date(2026, 11, 27)),
+            {"s": "ü 名前", "d": -0.25, "b": False, "t": datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)},  # by name
+            Row(s=None, l=-1, i=None, d=None, b=None, t=None, day=date(2000, 1, 1)),
+            (None,) * 7]
+    built_df = local_frame(spark, rows, schema)
+    assert built_df.schema == schema
+    # A dict's missing keys are NULL, as createDataFrame has them.
+    assert built_df.collect() == spark.createDataFrame(rows, schema).collect()
+    assert built_df.collect()[1]["t"] == datetime(2026, 11, 27, 9, 30)  # the session's zone, UTC
+    # Built in the driver: reading it back is no Spark job (createDataFrame's rows need one).
+    assert jobs_run_by(spark, built_df.collect) == 0 < jobs_run_by(spark, spark.createDataFrame(rows, schema).collect)
+    assert local_frame(spark, [], schema).count() == 0
+    with pytest.raises(ValueError, match="7 fields"):
+        local_frame(spark, [("only one",)], schema)
