@@ -8,6 +8,7 @@ only job entry points, notebooks and tests call :func:`build_session`.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from contextlib import contextmanager
@@ -84,7 +85,29 @@ def build_session(config: SparkConfig) -> SparkSession:
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
+    quiet_py4j_retries()
     return session
+
+
+class _Py4JRetryFilter(logging.Filter):
+    """Drops py4j's note that it is resending a command on a fresh connection.
+
+    When a pooled connection to the JVM was closed (its Python thread ended, as the threads of
+    :func:`lakehouse.delta.map_parallel` do), py4j sends the next command again on a new one and
+    says so through the *root* logger at INFO, with a two-exception traceback
+    (``ConnectionResetError`` ... ``Py4JNetworkError: Error while sending``), which reads like a
+    failure in a job's log. Only that note goes: py4j logs a send that failed for good at ERROR.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno < logging.WARNING and record.msg == "Exception while sending command.")
+
+
+def quiet_py4j_retries() -> None:
+    """Install :class:`_Py4JRetryFilter` on the root logger (once)."""
+    root = logging.getLogger()
+    if not any(isinstance(f, _Py4JRetryFilter) for f in root.filters):
+        root.addFilter(_Py4JRetryFilter())
 
 
 @contextmanager

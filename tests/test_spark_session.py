@@ -53,3 +53,21 @@ def test_local_frame_holds_what_create_data_frame_would_without_a_python_worker_
     assert local_frame(spark, [], schema).count() == 0
     with pytest.raises(ValueError, match="7 fields"):
         local_frame(spark, [("only one",)], schema)
+
+
+def test_py4j_resending_a_command_is_not_logged_as_a_traceback_but_a_failed_send_is(spark, caplog):
+    import logging
+
+    from lakehouse.spark import _Py4JRetryFilter
+
+    # build_session (the shared session's) installed it; py4j logs both through the root logger.
+    assert any(isinstance(f, _Py4JRetryFilter) for f in logging.getLogger().filters)
+    with caplog.at_level(logging.INFO):
+        try:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        except ConnectionResetError:
+            logging.info("Exception while sending command.", exc_info=True)  # retried: dropped
+            logging.exception("Exception while sending command.")  # failed for good: kept
+        logging.info("another note")
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("ERROR", "Exception while sending command."), ("INFO", "another note")]
