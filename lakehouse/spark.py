@@ -171,4 +171,4 @@ def observed_rows(spark: SparkSession, observation: Observation, field: str,
         return DataFrame(spark._jsparkSession.createDataFrame(jrows, jschema), spark), int(jrows.size())
     except (AttributeError, Py4JError):
         rows = observation.get[field] or []
-        return spark.createDataFrame(rows, schema), len(rows)
+        return local_frame(spark, rows, schema), len(rows)
