@@ -14,6 +14,17 @@ def test_python_workers_run_on_this_interpreter(spark):
     assert spark.range(1).select(interpreter()).first()[0] == sys.executable
 
 
+def test_column_calls_do_not_record_their_python_call_site(spark, monkeypatch):
+    import pyspark.errors.utils as error_utils
+
+    # PySpark decides once per process, from the active session's conf; ask it again.
+    monkeypatch.setattr(error_utils, "_enable_debugging_cache", None)
+    recorded = []
+    monkeypatch.setattr(error_utils, "_capture_call_site", lambda depth: recorded.append(depth) or "")
+    F.when(F.col("a").isNull(), F.lit(1)).otherwise(F.col("b"))
+    assert error_utils.is_debugging_enabled() is False and recorded == []
+
+
 def test_confs_set_applies_for_the_block_then_restores_or_unsets(spark):
     from lakehouse.spark import confs_set
 
