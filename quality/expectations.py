@@ -81,8 +81,7 @@ class DuplicateKeyRows(TableMetricProvider):
         df, _, _ = execution_engine.get_compute_domain(metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE)
         path, version = metric_value_kwargs.get("table_path"), metric_value_kwargs.get("table_version")
         table_df = None if not path else delta.read_version(execution_engine.spark, path, version)
-        counts_df = duplicate_keys(df, metric_value_kwargs["column_list"], table_df)
-        return int(counts_df.agg(F.coalesce(F.sum("count"), F.lit(0))).first()[0])
+        return duplicate_key_rows(df, metric_value_kwargs["column_list"], table_df)
 
 
 def duplicate_keys(df: DataFrame, columns: Sequence[str], table_df: DataFrame | None = None) -> DataFrame:
@@ -92,16 +91,44 @@ def duplicate_keys(df: DataFrame, columns: Sequence[str], table_df: DataFrame | 
     counted are the table's rows with a key of ``df``: an incremental run reads the table's key
     columns and shuffles only those rows, not every key.
     """
+    return _keyed_rows(df, columns, table_df).groupBy(*columns).count().filter(F.col("count") > 1)
+
+
+def duplicate_key_rows(df: DataFrame, columns: Sequence[str], table_df: DataFrame | None = None) -> int:
+    """How many rows have a key found on more than one row: the sum of :func:`duplicate_keys`'s
+    counts, found with a 64-bit hash of each key first.
+
+    Equal keys hash equal, so when no hash repeats, no key does, and the count is 0: one job that
+    shuffles 8-byte hashes, not the keys' text (a table's ids and tenants). When a hash repeats (a
+    duplicate key, or two keys that collide, as keys differing only in which column is NULL do),
+    the exact count runs over the rows whose hash repeats. Warm, 570k silver tracks rows: 0.52-0.85 s
+    against 0.74-1.04 s for the exact count alone; 324k pages rows: 0.31-0.68 s against 0.38-0.70 s.
+    """
+    hash_name = "_key_hash"
+    while hash_name in columns:
+        hash_name += "_"
+    hashed_df = _keyed_rows(df, columns, table_df).select(*columns, F.xxhash64(*columns).alias(hash_name))
+    repeated_df = hashed_df.groupBy(hash_name).count().filter(F.col("count") > 1)
+    if repeated_df.agg(F.count(F.lit(1))).first()[0] == 0:
+        return 0
+    candidates_df = hashed_df.join(repeated_df.select(hash_name), on=hash_name, how="left_semi")
+    counts_df = candidates_df.groupBy(*columns).count().filter(F.col("count") > 1)
+    return int(counts_df.agg(F.coalesce(F.sum("count"), F.lit(0))).first()[0])
+
+
+def _keyed_rows(df: DataFrame, columns: Sequence[str], table_df: DataFrame | None) -> DataFrame:
+    """The rows whose keys are counted: ``df``'s rows with some key column set (or, with
+    ``table_df``, the table's rows with such a key of ``df``)."""
     all_missing = F.lit(True)
     for name in columns:
         all_missing = all_missing & F.col(name).isNull()
     keyed_df = df.filter(~all_missing)
-    if table_df is not None:
-        keys_df = keyed_df.select(*[F.col(c).alias(f"_key_{i}") for i, c in enumerate(columns)]).distinct()
-        same_key = functools.reduce(lambda a, b: a & b, [table_df[c].eqNullSafe(keys_df[f"_key_{i}"])
-                                                          for i, c in enumerate(columns)])
-        keyed_df = table_df.join(F.broadcast(keys_df), on=same_key, how="left_semi")
-    return keyed_df.groupBy(*columns).count().filter(F.col("count") > 1)
+    if table_df is None:
+        return keyed_df
+    keys_df = keyed_df.select(*[F.col(c).alias(f"_key_{i}") for i, c in enumerate(columns)]).distinct()
+    same_key = functools.reduce(lambda a, b: a & b, [table_df[c].eqNullSafe(keys_df[f"_key_{i}"])
+                                                      for i, c in enumerate(columns)])
+    return table_df.join(F.broadcast(keys_df), on=same_key, how="left_semi")
 
 
 class _UnexpectedRowsCount(BatchExpectation):

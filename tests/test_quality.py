@@ -270,6 +270,24 @@ def test_row_checks_and_key_uniqueness_count_in_gx_with_bundled_jobs_and_sample_
     assert run_gx(runner, "t", timed_df.limit(0), [], summarize="received_at")[2] == {"rows": 0, "newest": None}
 
 
+def test_key_uniqueness_counts_exactly_when_different_keys_hash_alike(spark):
+    from quality.expectations import duplicate_key_rows
+
+    schema = "source_id string, id string"
+    # xxhash64 skips NULLs, so these two keys hash alike: the hash alone would call them duplicates.
+    collide_df = spark.createDataFrame([(None, "a"), ("a", None), ("s", "b")], schema)
+    hashes = collide_df.select(F.xxhash64("source_id", "id").alias("h")).collect()
+    assert hashes[0]["h"] == hashes[1]["h"] != hashes[2]["h"]
+    assert duplicate_key_rows(collide_df, ["source_id", "id"]) == 0
+    repeated_df = spark.createDataFrame([("s", "a"), ("s", "a"), (None, "a"), ("a", None), ("s", "a")], schema)
+    assert duplicate_key_rows(repeated_df, ["source_id", "id"]) == 3
+    # New rows against the whole table: the table's rows with a new row's key are counted.
+    table_df = repeated_df.union(spark.createDataFrame([("t", "c")], schema))
+    new_df = spark.createDataFrame([("a", None), ("t", "c")], schema)
+    assert duplicate_key_rows(new_df, ["source_id", "id"], table_df) == 0
+    assert duplicate_key_rows(new_df.union(repeated_df.limit(1)), ["source_id", "id"], table_df) == 3
+
+
 def test_the_gate_runs_without_adaptive_execution_and_gives_the_session_its_confs_back(spark, lake_config, monkeypatch):
     import quality.gate as gate
 
