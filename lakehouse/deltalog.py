@@ -1,5 +1,6 @@
 """A Delta table's log read directly, and the commit marks that make appends idempotent (also the
-home of small-file reads and writes on the lake's file system).
+home of small-file reads and writes on the lake's file system). A version's file list can be
+replayed from the log here too (:func:`replayed_files`), without Delta's state reconstruction.
 
 :func:`lakehouse.delta.append` with ``txn=(app_id, version)`` must skip a write that app already
 committed (a micro-batch replayed after a crash). Delta's own ``txnAppId``/``txnVersion`` options
@@ -30,7 +31,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import threading
+import urllib.parse
 
 from pyspark.sql import SparkSession
 
@@ -199,3 +203,86 @@ def forget(table: str | None, app_id: str) -> None:
     with _lock:
         for key in [k for k in _known if k[1] == app_id and (table is None or k[0] == table)]:
             del _known[key]
+
+
+# A classic single-file checkpoint; multi-part and V2 (UUID-named) ones are not read here.
+_CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint\.parquet$")
+# Past this many files the replay's JVM calls (two per file) would cost as much as a state rebuild.
+MAX_REPLAYED_FILES = 5_000
+
+
+def replayed_files(path: str, version: int) -> list[str] | None:
+    """The ``add`` actions, as Delta JSON lines, of the files that make up ``version`` of the table
+    at ``path``, replayed from its log in this process: the newest classic checkpoint at or before
+    ``version`` (Parquet, read with pyarrow), then the commits after it, in order (an ``add`` puts
+    a file, a ``remove`` takes it out, keyed by path and deletion vector, as Delta does).
+
+    None when that is not possible here, and the caller asks Delta's state instead: a table not
+    on a local file system, a commit file gone (log cleanup), no usable checkpoint and no commit 0,
+    more than :data:`MAX_REPLAYED_FILES` files.
+    """
+    parsed = urllib.parse.urlparse(path)
+    if parsed.scheme not in ("", "file"):
+        return None
+    log_dir = os.path.join(urllib.parse.unquote(parsed.path), "_delta_log")
+    try:
+        names = os.listdir(log_dir)
+    except OSError:
+        return None
+    checkpoints = [int(m.group(1)) for m in map(_CHECKPOINT.match, names) if m and int(m.group(1)) <= version]
+    start = max(checkpoints, default=-1)
+    files: dict[tuple, dict] = {}
+    if start >= 0:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(os.path.join(log_dir, f"{start:020d}.checkpoint.parquet"), columns=["add"])
+        for add in table.column("add").to_pylist():
+            if add is not None:
+                add = _json_add(add)
+                files[_file_key(add)] = add
+    for commit in range(start + 1, version + 1):
+        try:
+            with open(os.path.join(log_dir, f"{commit:020d}.json"), encoding="utf-8") as handle:
+                actions = [json.loads(line) for line in handle if line.strip()]
+        except FileNotFoundError:
+            return None
+        for action in actions:
+            if "add" in action:
+                files[_file_key(action["add"])] = action["add"]
+            elif "remove" in action:
+                files.pop(_file_key(action["remove"]), None)
+    if len(files) > MAX_REPLAYED_FILES:
+        return None
+    return [json.dumps({"add": add}) for add in files.values()]
+
+
+def _json_add(add: dict) -> dict:
+    """A checkpoint's ``add`` row as the commit JSON has it: maps as objects, no nulls, and without
+    the ``*_parsed`` columns a checkpoint may add."""
+    out = {}
+    for key, value in add.items():
+        if value is None or key.endswith("_parsed"):
+            continue
+        if key in ("partitionValues", "tags") and isinstance(value, list):
+            value = dict(value)
+        elif isinstance(value, dict):
+            value = {k: v for k, v in value.items() if v is not None}
+        out[key] = value
+    return out
+
+
+def _file_key(action: dict) -> tuple:
+    vector = action.get("deletionVector") or {}
+    return (action["path"], vector.get("storageType"), vector.get("pathOrInlineDv"), vector.get("offset"))
+
+
+def replayed_file_actions(spark: SparkSession, path: str, version: int):
+    """:func:`replayed_files` as the Scala ``Seq[AddFile]`` Delta's readers take, or None."""
+    texts = replayed_files(path, version)
+    if texts is None:
+        return None
+    jvm = spark.sparkContext._jvm
+    actions = jvm.java.util.ArrayList()
+    for text in texts:
+        actions.add(jvm.org.apache.spark.sql.delta.actions.Action.fromJson(text))
+    return jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toList()

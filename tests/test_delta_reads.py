@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pyspark.sql import functions as F
 
@@ -58,11 +60,61 @@ def test_queries_on_listed_files_run_no_listing_job_of_their_own(spark, tmp_path
     assert listed < time_travel, (listed, time_travel)
 
 
-@pytest.mark.parametrize("files_in_checksum", [True, False], ids=["files-in-checksum", "state-reconstruction"])
-def test_a_file_list_kept_in_the_checksum_is_read_without_a_spark_job(spark, tmp_path, files_in_checksum):
+@pytest.mark.parametrize("files_in_checksum", [True, False], ids=["files-in-checksum", "log-replay"])
+def test_a_version_s_files_are_listed_without_a_spark_job(spark, tmp_path, files_in_checksum, monkeypatch):
+    from lakehouse import deltalog
+
     path = str(tmp_path / "t")
     write_three_versions(spark, path, files_in_checksum)
     assert files_listed_in_checksum(path, 1) is files_in_checksum
     delta.read_version(spark, path, 2).count()  # the latest snapshot is loaded; version 1's is not
+    assert jobs_run_by(spark, lambda: delta.read_version_files(spark, path, 1)) == 0
+    # Where the log cannot be replayed here (too many files, a remote store, a commit file gone),
+    # Delta's state reconstruction lists them: a Spark job.
+    monkeypatch.setattr(deltalog, "MAX_REPLAYED_FILES", 0)
     jobs = jobs_run_by(spark, lambda: delta.read_version_files(spark, path, 1))
     assert (jobs == 0) is files_in_checksum, jobs
+
+
+def test_the_replayed_log_lists_the_files_delta_does_across_checkpoints_deletes_and_deletion_vectors(spark, tmp_path):
+    from lakehouse import deltalog
+
+    path = str(tmp_path / "t")
+    properties = {"delta.checkpointInterval": "3", "delta.enableDeletionVectors": "true"}
+    with confs_set(spark, {FILES_IN_CHECKSUM: "false"}):
+        for day in range(1, 5):
+            rows_df = spark.range(day * 10, day * 10 + 10).withColumn("day", F.to_date(F.lit(f"2026-11-0{day}")))
+            delta.append(rows_df, path, partition_by=("day",), properties=properties)
+            delta.delete_where(spark, path, f"id = {day * 10 + 3}")  # a deletion vector on a file
+        spark.sql(f"OPTIMIZE delta.`{path}`")  # removes the small files, adds compacted ones
+        delta.delete_where(spark, path, "id = 41")
+    log_dir = tmp_path / "t" / "_delta_log"
+    latest = delta.version_and_id(spark, path)[0]
+    assert sorted(p.name for p in log_dir.glob("*.checkpoint.parquet"))[:1] == [f"{3:020d}.checkpoint.parquet"]
+
+    def keys(texts):
+        adds = [json.loads(text)["add"] for text in texts]
+        return sorted((a["path"], (a.get("deletionVector") or {}).get("cardinality", 0)) for a in adds)
+
+    def delta_keys(version):
+        log = deltalog.delta_log(spark, path)
+        snapshot = log.getSnapshotAt(version, *[getattr(log, f"getSnapshotAt$default${i}")() for i in (2, 3, 4)])
+        found, iterator = [], snapshot.getAllFiles(False).iterator()
+        while iterator.hasNext():
+            add = iterator.next()
+            found.append((add.path(), 0 if add.deletionVector() is None else add.deletionVector().cardinality()))
+        return sorted(found)
+
+    with_vectors = 0
+    for version in range(latest + 1):
+        replayed = deltalog.replayed_files(path, version)
+        assert replayed is not None and keys(replayed) == delta_keys(version), version
+        with_vectors += any("deletionVector" in json.loads(t)["add"] for t in replayed)
+        assert sorted(delta.read_version_files(spark, path, version).collect()) == sorted(
+            delta.read_version(spark, path, version).collect()), version
+    assert with_vectors > 0
+    # A commit the replay needs (one after the checkpoint before it), gone: Delta's state answers.
+    needing = max(int(p.name[:20]) for p in log_dir.glob("*.checkpoint.parquet")) - 1
+    (log_dir / f"{needing:020d}.json").rename(log_dir / "gone.json")
+    assert deltalog.replayed_files(path, needing) is None
+    assert deltalog.replayed_files("s3a://bucket/t", 0) is None
