@@ -224,7 +224,8 @@ def replayed_files(path: str, version: int) -> list[str] | None:
     parsed = urllib.parse.urlparse(path)
     if parsed.scheme not in ("", "file"):
         return None
-    log_dir = os.path.join(urllib.parse.unquote(parsed.path), "_delta_log")
+    local = urllib.parse.unquote(parsed.path) if parsed.scheme == "file" else path  # a file: URI is %-encoded
+    log_dir = os.path.join(local, "_delta_log")
     try:
         names = os.listdir(log_dir)
     except OSError:
@@ -235,7 +236,11 @@ def replayed_files(path: str, version: int) -> list[str] | None:
     if start >= 0:
         import pyarrow.parquet as pq
 
-        table = pq.read_table(os.path.join(log_dir, f"{start:020d}.checkpoint.parquet"), columns=["add"])
+        try:
+            table = pq.read_table(os.path.join(log_dir, f"{start:020d}.checkpoint.parquet"), columns=["add"])
+        except (OSError, KeyError, ValueError) as exc:  # gone meanwhile, or not the layout expected
+            log.info("%s: checkpoint %d not replayed here (%s)", path, start, exc)
+            return None
         for add in table.column("add").to_pylist():
             if add is not None:
                 add = _json_add(add)
@@ -244,7 +249,7 @@ def replayed_files(path: str, version: int) -> list[str] | None:
         try:
             with open(os.path.join(log_dir, f"{commit:020d}.json"), encoding="utf-8") as handle:
                 actions = [json.loads(line) for line in handle if line.strip()]
-        except FileNotFoundError:
+        except OSError:  # cleaned up (or never there: a table that starts at a later checkpoint)
             return None
         for action in actions:
             if "add" in action:

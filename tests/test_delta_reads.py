@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -79,7 +80,7 @@ def test_a_version_s_files_are_listed_without_a_spark_job(spark, tmp_path, files
 def test_the_replayed_log_lists_the_files_delta_does_across_checkpoints_deletes_and_deletion_vectors(spark, tmp_path):
     from lakehouse import deltalog
 
-    path = str(tmp_path / "t")
+    path = str(tmp_path / "a%41 lake" / "t")  # a plain path is taken as it is, a file: URI %-decoded
     properties = {"delta.checkpointInterval": "3", "delta.enableDeletionVectors": "true"}
     with confs_set(spark, {FILES_IN_CHECKSUM: "false"}):
         for day in range(1, 5):
@@ -88,7 +89,7 @@ def test_the_replayed_log_lists_the_files_delta_does_across_checkpoints_deletes_
             delta.delete_where(spark, path, f"id = {day * 10 + 3}")  # a deletion vector on a file
         spark.sql(f"OPTIMIZE delta.`{path}`")  # removes the small files, adds compacted ones
         delta.delete_where(spark, path, "id = 41")
-    log_dir = tmp_path / "t" / "_delta_log"
+    log_dir = tmp_path / "a%41 lake" / "t" / "_delta_log"
     latest = delta.version_and_id(spark, path)[0]
     assert sorted(p.name for p in log_dir.glob("*.checkpoint.parquet"))[:1] == [f"{3:020d}.checkpoint.parquet"]
 
@@ -113,8 +114,12 @@ def test_the_replayed_log_lists_the_files_delta_does_across_checkpoints_deletes_
         assert sorted(delta.read_version_files(spark, path, version).collect()) == sorted(
             delta.read_version(spark, path, version).collect()), version
     assert with_vectors > 0
+    assert deltalog.replayed_files(Path(path).as_uri(), latest) == deltalog.replayed_files(path, latest)
+    assert "%2541%20lake" in Path(path).as_uri()
     # A commit the replay needs (one after the checkpoint before it), gone: Delta's state answers.
     needing = max(int(p.name[:20]) for p in log_dir.glob("*.checkpoint.parquet")) - 1
     (log_dir / f"{needing:020d}.json").rename(log_dir / "gone.json")
     assert deltalog.replayed_files(path, needing) is None
     assert deltalog.replayed_files("s3a://bucket/t", 0) is None
+    (log_dir / f"{needing + 1:020d}.checkpoint.parquet").write_bytes(b"not parquet")  # unreadable here
+    assert deltalog.replayed_files(path, needing + 1) is None
