@@ -211,7 +211,7 @@ _CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint\.parquet$")
 MAX_REPLAYED_FILES = 5_000
 
 
-def replayed_files(path: str, version: int) -> list[str] | None:
+def replayed_files(spark: SparkSession, path: str, version: int) -> list[str] | None:
     """The ``add`` actions, as Delta JSON lines, of the files that make up ``version`` of the table
     at ``path``, replayed from its log in this process: the newest classic checkpoint at or before
     ``version`` (Parquet, read with pyarrow), then the commits after it, in order (an ``add`` puts
@@ -246,10 +246,8 @@ def replayed_files(path: str, version: int) -> list[str] | None:
                 add = _json_add(add)
                 files[_file_key(add)] = add
     for commit in range(start + 1, version + 1):
-        try:
-            with open(os.path.join(log_dir, f"{commit:020d}.json"), encoding="utf-8") as handle:
-                actions = [json.loads(line) for line in handle if line.strip()]
-        except OSError:  # cleaned up (or never there: a table that starts at a later checkpoint)
+        actions = commit_actions(spark, local, commit)
+        if actions is None:  # cleaned up (or never there: a table that starts at a later checkpoint)
             return None
         for action in actions:
             if "add" in action:
@@ -283,7 +281,7 @@ def _file_key(action: dict) -> tuple:
 
 def replayed_file_actions(spark: SparkSession, path: str, version: int):
     """:func:`replayed_files` as the Scala ``Seq[AddFile]`` Delta's readers take, or None."""
-    texts = replayed_files(path, version)
+    texts = replayed_files(spark, path, version)
     if texts is None:
         return None
     jvm = spark.sparkContext._jvm

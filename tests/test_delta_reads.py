@@ -108,18 +108,18 @@ def test_the_replayed_log_lists_the_files_delta_does_across_checkpoints_deletes_
 
     with_vectors = 0
     for version in range(latest + 1):
-        replayed = deltalog.replayed_files(path, version)
+        replayed = deltalog.replayed_files(spark, path, version)
         assert replayed is not None and keys(replayed) == delta_keys(version), version
         with_vectors += any("deletionVector" in json.loads(t)["add"] for t in replayed)
         assert sorted(delta.read_version_files(spark, path, version).collect()) == sorted(
             delta.read_version(spark, path, version).collect()), version
     assert with_vectors > 0
-    assert deltalog.replayed_files(Path(path).as_uri(), latest) == deltalog.replayed_files(path, latest)
+    assert deltalog.replayed_files(spark, Path(path).as_uri(), latest) == deltalog.replayed_files(spark, path, latest)
     assert "%2541%20lake" in Path(path).as_uri()
     # A commit the replay needs (one after the checkpoint before it), gone: Delta's state answers.
     needing = max(int(p.name[:20]) for p in log_dir.glob("*.checkpoint.parquet")) - 1
     (log_dir / f"{needing:020d}.json").rename(log_dir / "gone.json")
-    assert deltalog.replayed_files(path, needing) is None
-    assert deltalog.replayed_files("s3a://bucket/t", 0) is None
+    assert deltalog.replayed_files(spark, path, needing) is None
+    assert deltalog.replayed_files(spark, "s3a://bucket/t", 0) is None
     (log_dir / f"{needing + 1:020d}.checkpoint.parquet").write_bytes(b"not parquet")  # unreadable here
-    assert deltalog.replayed_files(path, needing + 1) is None
+    assert deltalog.replayed_files(spark, path, needing + 1) is None
