@@ -204,9 +204,9 @@ def run_gx(runner: GXRunner, table: str, frame_df: DataFrame, checks: list[Check
         result = item.result or {}
         observed = result.get("observed_value")
         unexpected = result.get("unexpected_count")
-        if item.exception_info and item.exception_info.get("raised_exception"):
-            raise DataQualityError(f"{table}: check {name!r} could not run: "
-                                   f"{item.exception_info.get('exception_message')}")
+        error = _raised(item.exception_info)
+        if error is not None:
+            raise DataQualityError(f"{table}: check {name!r} could not run: {error}")
         if meta.get("summary"):
             newest = observed["newest"]
             summary = {"rows": observed["rows"], "newest": None if newest is None else datetime.fromisoformat(newest)}
@@ -218,6 +218,18 @@ def run_gx(runner: GXRunner, table: str, frame_df: DataFrame, checks: list[Check
                                     None if unexpected is None else int(unexpected), result.get("element_count"),
                                     sample)
     return results, validation, summary
+
+
+def _raised(exception_info: dict | None) -> str | None:
+    """The message of the exception an expectation raised, or None. GX reports an exception in
+    the expectation itself as ``{"raised_exception": True, "exception_message": ...}`` and one in
+    a metric it needed as ``{<metric id>: {"raised_exception": True, ...}}``."""
+    if not exception_info:
+        return None
+    for info in [exception_info] + [v for v in exception_info.values() if isinstance(v, dict)]:
+        if info.get("raised_exception"):
+            return str(info.get("exception_message"))
+    return None
 
 
 def failing_sample(frame_df: DataFrame, check: Check, within: TableVersion | None = None,

@@ -288,6 +288,19 @@ def test_key_uniqueness_counts_exactly_when_different_keys_hash_alike(spark):
     assert duplicate_key_rows(new_df.union(repeated_df.limit(1)), ["source_id", "id"], table_df) == 3
 
 
+def test_a_check_whose_metric_cannot_be_computed_is_an_error_naming_it(spark):
+    """GX reports an exception in a metric under the metric's id, not at the top of the result:
+    read naively, the check would look failed (a verdict about the data) instead of broken."""
+    from quality.checks import Check
+    from quality.gate import GXRunner, run_gx
+
+    frame_df = spark.createDataFrame([("s", "a")], "source_id string, id string")
+    missing = Check("keys_missing", "expectation", "fail", expectation="expect_keys_unique",
+                    kwargs={"column_list": ["source_id", "nope"]})
+    with pytest.raises(DataQualityError, match="'keys_missing' could not run.*nope"):
+        run_gx(GXRunner(), "t", frame_df, [missing])
+
+
 def test_the_gate_runs_without_adaptive_execution_and_gives_the_session_its_confs_back(spark, lake_config, monkeypatch):
     import quality.gate as gate
 
