@@ -14,6 +14,8 @@ from :mod:`quality.memo` unless something else wrote it since. Then:
   does not quarantine twice.
 - every check's outcome goes to the history table; the verdict (passed unless a ``fail`` check
   failed) goes to ``<quality>/gate`` with the failed checks as the reason.
+- a table whose validation raised fails alone (mode ``error``, check ``gate_error``, never carried
+  over to the next run); the other tables go on.
 - tables that failed raise one :class:`DataQualityError` at the end, naming each table and its
   failed checks; tables that passed are recorded first, so their export can go on.
 """
@@ -50,6 +52,7 @@ from quality.expectations import KEYS_UNIQUE, ExpectNoRowsWhere, ExpectTableSumm
 
 log = logging.getLogger("lakehouse.quality")
 SAMPLE_ROWS = 5
+ERROR, GATE_ERROR = "error", "gate_error"  # the mode and check name of a table that could not be validated
 # The gate's queries are many and small: two or three per table, each an aggregate or a
 # grouping over a few columns. Adaptive execution runs each of their shuffle stages as a Spark
 # job of its own and plans the rest again after it: a silver table's checks took 7-10 jobs with
@@ -104,7 +107,7 @@ class Verdict:
     dropped_rows: int = 0
     table_id: str = ""
     validated_rows: int = 0
-    mode: str = "full"  # full | incremental (row checks on the new rows only) | unchanged (carried over)
+    mode: str = "full"  # full | incremental (row checks on the new rows only) | unchanged (carried over) | error
     failed_checks: tuple[str, ...] = ()  # for an unchanged table: the carried-over verdict's
     warning_checks: tuple[str, ...] = ()
 
@@ -227,8 +230,8 @@ def _raised(exception_info: dict | None) -> str | None:
     if not exception_info:
         return None
     for info in [exception_info] + [v for v in exception_info.values() if isinstance(v, dict)]:
-        if info.get("raised_exception"):
-            return str(info.get("exception_message"))
+        if info.get("raised_exception"):  # Spark's message goes on with the plan and the JVM stack
+            return str(info.get("exception_message")).split("\n", 1)[0]
     return None
 
 
@@ -316,6 +319,8 @@ def _run_gate(spark: SparkSession, config: Config, tables: tuple[str, ...], rais
             return None
         version, table_id = delta.version_and_id(spark, path)
         previous = last.get(table)
+        if previous is not None and previous["mode"] == ERROR:
+            previous = None  # it could not be validated then: validate it whole now
         if previous is not None and (previous["table_version"], previous["table_id"]) == (version, table_id):
             log.info("%s v%d: unchanged since run %s, %s", table, version, previous["run_id"],
                      "passed" if previous["passed"] else "still failed")
@@ -323,8 +328,11 @@ def _run_gate(spark: SparkSession, config: Config, tables: tuple[str, ...], rais
                            tuple(filter(None, (previous["failed_checks"] or "").split(", "))),
                            tuple(filter(None, (previous["warnings"] or "").split(", ")))), []
         since = previous["table_version"] if previous is not None and previous["table_id"] == table_id else None
-        return _validate(spark, runner(), table, path, version, table_id, checks, volumes.get(table, []),
-                         paths, run_id, now, since)
+        try:
+            return _validate(spark, runner(), table, path, version, table_id, checks, volumes.get(table, []),
+                             paths, run_id, now, since)
+        except Exception as exc:  # noqa: BLE001 - one table's failure is its own verdict, not the run's
+            return _error_verdict(table, version, table_id, run_id, now, exc)
 
     selected = [(table, checks) for table, checks in suites.items() if not tables or table in tables]
     judged = delta.map_parallel([partial(judge, table, checks) for table, checks in selected],
@@ -347,6 +355,21 @@ def _run_gate(spark: SparkSession, config: Config, tables: tuple[str, ...], rais
         raise DataQualityError("quality gate failed for " + "; ".join(
             f"{v.table} ({', '.join(v.failed)})" for v in failed) + f" (run {run_id}); their export does not run")
     return verdicts
+
+
+def _error_verdict(table: str, version: int, table_id: str, run_id: str, now: datetime,
+                   exc: Exception) -> tuple[Verdict, list[tuple]]:
+    """The verdict on a table whose validation raised (a check on a column the table lacks, an
+    unreadable file): failed, so its export does not run, while the other tables' go on. It is
+    recorded with mode ``error`` and one history row (check ``gate_error``), and is never carried
+    over: the next run validates the table whole again."""
+    message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500] if str(exc) else type(exc).__name__
+    log.error("%s v%d: could not be validated, so it does not pass: %s", table, version, message,
+              exc_info=log.isEnabledFor(logging.DEBUG))
+    reason = f"{GATE_ERROR} ({message})"
+    row = (run_id, table, version, GATE_ERROR, ERROR, "fail", False, message, None, None, "[]", 0.0,
+           now.replace(tzinfo=None))
+    return Verdict(table, version, [], 0, table_id, 0, ERROR, (reason,)), [row]
 
 
 def _new_rows(spark, path: str, since: int | None, version: int, columns: list[str]) -> DataFrame | None:

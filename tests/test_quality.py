@@ -214,6 +214,28 @@ def test_users_add_checks_in_yaml_and_bad_files_are_named(spark, lake_config, tm
         load_suites(str(suites), 60, 60)
 
 
+def test_a_table_that_cannot_be_validated_fails_alone_and_is_validated_again_next_run(spark, lake_config, tmp_path):
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "silver.pages.yaml").write_text(  # a typo: pages have no column "nmae"
+        "- name: home_only\n  kind: rows\n  unexpected: \"nmae <> 'Home'\"\n  severity: warn\n")
+    config = with_values(lake_config, quality={"suites_dir": str(suites)})
+    write(spark, config, "silver.pages", [page("a")])
+    write(spark, config, "silver.screens", [page("b")])
+    with pytest.raises(DataQualityError, match=r"silver.pages \(gate_error \(.*nmae"):
+        run_gate(spark, config, ("silver.pages", "silver.screens"), now=NOW)
+    # The other table's verdict is recorded, so its export goes on; the broken one's blocks its own.
+    assert gate_verdicts(spark, Lake(config.lake.dir)) == {"silver.pages": False, "silver.screens": True}
+    history = delta.read_table(spark, QualityPaths.from_config(config).history).filter("check = 'gate_error'")
+    assert [(r["table"], r["success"], "nmae" in r["observed_value"]) for r in history.collect()] == [
+        ("silver.pages", False, True)]
+    # Fixed, with no new rows: the table is validated again, not carried over as failed.
+    (suites / "silver.pages.yaml").write_text(
+        "- name: home_only\n  kind: rows\n  unexpected: \"name <> 'Home'\"\n  severity: warn\n")
+    pages, screens = run_gate(spark, config, ("silver.pages", "silver.screens"), now=NOW)
+    assert (pages.mode, pages.passed, screens.mode) == ("full", True, "unchanged")
+
+
 def test_the_html_report_opens_in_headless_chromium_and_shows_the_failing_check(spark, lake_config, tmp_path):
     write(spark, lake_config, "silver.pages", [page("ok"), page(None)])
     with pytest.raises(DataQualityError):
