@@ -26,10 +26,12 @@ in ``quality.suites_dir`` holding a list of checks in the same shape, e.g.::
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import sqlglot
 import yaml
@@ -149,6 +151,13 @@ def default_suites(skew_minutes: int, max_lag_minutes: int) -> dict[str, list[Ch
         "gold.daily_active_users": [_rows("active_users_positive", "active_users < 1", "fail")],
         "gold.event_counts_daily": [_rows("events_positive", "events < 1", "fail")],
     }
+
+
+def fingerprint(checks: Sequence[Check]) -> str:
+    """A short hash of a suite's checks and their settings: a verdict is carried over to a later run
+    only while the table and this stay the same."""
+    text = json.dumps([asdict(check) for check in checks], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def load_suites(suites_dir: str, skew_minutes: int, max_lag_minutes: int) -> dict[str, list[Check]]:

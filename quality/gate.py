@@ -47,7 +47,7 @@ from lakehouse.spark import confs_set, local_frame
 from lakehouse.status import latest_gate_rows
 from lakehouse.tables import Lake
 from quality import expectations, memo, report
-from quality.checks import Check, load_suites
+from quality.checks import Check, fingerprint, load_suites
 from quality.expectations import KEYS_UNIQUE, ExpectNoRowsWhere, ExpectTableSummary, duplicate_keys
 
 log = logging.getLogger("lakehouse.quality")
@@ -68,7 +68,8 @@ HISTORY_SCHEMA = StructType([StructField(n, t) for n, t in (
 GATE_SCHEMA = StructType([StructField(n, t) for n, t in (
     ("run_id", StringType()), ("table", StringType()), ("table_version", LongType()), ("table_id", StringType()),
     ("passed", BooleanType()), ("failed_checks", StringType()), ("warnings", StringType()), ("dropped_rows", LongType()),
-    ("validated_rows", LongType()), ("mode", StringType()), ("decided_at", TimestampType()))])
+    ("validated_rows", LongType()), ("mode", StringType()), ("decided_at", TimestampType()),
+    ("suite", StringType()))])  # checks.fingerprint of the suite judged with (added last: older tables merge it in)
 QUARANTINE_SCHEMA = StructType([StructField(n, t) for n, t in (
     ("table", StringType()), ("check", StringType()), ("run_id", StringType()), ("table_version", LongType()),
     ("row", StringType()), ("quarantined_at", TimestampType()))])
@@ -110,6 +111,7 @@ class Verdict:
     mode: str = "full"  # full | incremental (row checks on the new rows only) | unchanged (carried over) | error
     failed_checks: tuple[str, ...] = ()  # for an unchanged table: the carried-over verdict's
     warning_checks: tuple[str, ...] = ()
+    suite: str = ""  # checks.fingerprint of the checks it was judged with
 
     @property
     def passed(self) -> bool:
@@ -318,21 +320,23 @@ def _run_gate(spark: SparkSession, config: Config, tables: tuple[str, ...], rais
         if not delta.is_table(spark, path):
             return None
         version, table_id = delta.version_and_id(spark, path)
-        previous = last.get(table)
-        if previous is not None and previous["mode"] == ERROR:
-            previous = None  # it could not be validated then: validate it whole now
+        previous, suite = last.get(table), fingerprint(checks)
+        if previous is not None and (previous["mode"] == ERROR or previous.get("suite") != suite):
+            previous = None  # it could not be validated then, or its checks changed since: validate it whole
         if previous is not None and (previous["table_version"], previous["table_id"]) == (version, table_id):
             log.info("%s v%d: unchanged since run %s, %s", table, version, previous["run_id"],
                      "passed" if previous["passed"] else "still failed")
             return Verdict(table, version, [], 0, table_id, 0, "unchanged",
                            tuple(filter(None, (previous["failed_checks"] or "").split(", "))),
-                           tuple(filter(None, (previous["warnings"] or "").split(", ")))), []
+                           tuple(filter(None, (previous["warnings"] or "").split(", "))), suite), []
         since = previous["table_version"] if previous is not None and previous["table_id"] == table_id else None
         try:
-            return _validate(spark, runner(), table, path, version, table_id, checks, volumes.get(table, []),
-                             paths, run_id, now, since)
+            verdict, rows = _validate(spark, runner(), table, path, version, table_id, checks,
+                                      volumes.get(table, []), paths, run_id, now, since)
         except Exception as exc:  # noqa: BLE001 - one table's failure is its own verdict, not the run's
-            return _error_verdict(table, version, table_id, run_id, now, exc)
+            verdict, rows = _error_verdict(table, version, table_id, run_id, now, exc)
+        verdict.suite = suite
+        return verdict, rows
 
     selected = [(table, checks) for table, checks in suites.items() if not tables or table in tables]
     judged = delta.map_parallel([partial(judge, table, checks) for table, checks in selected],
@@ -492,8 +496,8 @@ def _record(spark, verdicts: list[Verdict], history_rows: list[tuple], paths: Qu
     side by side); returns the gate rows as dicts."""
     at = now.replace(tzinfo=None)
     gate_rows = [(run_id, v.table, v.table_version, v.table_id, v.passed, ", ".join(v.failed), ", ".join(v.warnings),
-                  v.dropped_rows, v.validated_rows, v.mode, at) for v in verdicts]
-    delta.run_parallel([partial(delta.append, local_frame(spark, rows, schema), path)
+                  v.dropped_rows, v.validated_rows, v.mode, at, v.suite) for v in verdicts]
+    delta.run_parallel([partial(delta.append, local_frame(spark, rows, schema), path, merge_schema=True)
                         for rows, schema, path in ((history_rows, HISTORY_SCHEMA, paths.history),
                                                    (gate_rows, GATE_SCHEMA, paths.gate)) if rows], 2)
     return [dict(zip(GATE_SCHEMA.names, row)) for row in gate_rows]

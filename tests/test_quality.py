@@ -236,6 +236,31 @@ def test_a_table_that_cannot_be_validated_fails_alone_and_is_validated_again_nex
     assert (pages.mode, pages.passed, screens.mode) == ("full", True, "unchanged")
 
 
+def test_a_verdict_is_carried_over_only_while_the_suite_stays_the_same(spark, lake_config, tmp_path):
+    from pyspark.sql.types import StructType
+
+    from quality.gate import GATE_SCHEMA
+
+    # A gate table made before verdicts kept their suite's fingerprint: the first record adds the column.
+    older = StructType([f for f in GATE_SCHEMA.fields if f.name != "suite"])
+    delta.ensure_table(spark, QualityPaths.from_config(lake_config).gate, older)
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    config = with_values(lake_config, quality={"suites_dir": str(suites)})
+    write(spark, config, "silver.pages", [page("a"), ("s", "b", "u", None, NOW, NOW, "Pricing")])
+    first, = run_gate(spark, config, ("silver.pages",), now=NOW)
+    again, = run_gate(spark, config, ("silver.pages",), now=NOW)
+    assert (first.mode, first.passed, again.mode) == ("full", True, "unchanged")
+    # A check added with no new rows: the table is validated again, whole, and fails.
+    (suites / "silver.pages.yaml").write_text(
+        "- name: home_only\n  kind: rows\n  unexpected: \"name <> 'Home'\"\n  severity: fail\n")
+    with pytest.raises(DataQualityError, match="home_only"):
+        run_gate(spark, config, ("silver.pages",), now=NOW)
+    gate = {(g["mode"], g["passed"]): g["suite"] for g in delta.read_table(spark, QualityPaths.from_config(config).gate).collect()}
+    assert sorted(gate) == [("full", False), ("full", True), ("unchanged", True)]
+    assert None not in gate.values() and gate[("full", True)] == gate[("unchanged", True)] != gate[("full", False)]
+
+
 def test_the_html_report_opens_in_headless_chromium_and_shows_the_failing_check(spark, lake_config, tmp_path):
     write(spark, lake_config, "silver.pages", [page("ok"), page(None)])
     with pytest.raises(DataQualityError):
