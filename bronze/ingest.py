@@ -23,7 +23,7 @@ from typing import Callable
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
-from pyspark.sql.types import LongType, StructField, StructType
+from pyspark.sql.types import LongType, StructField, StructType, TimestampType
 
 from bronze.envelope import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, explode_records, quarantine_columns,
                              select_events, select_quarantine, with_envelope)
@@ -145,12 +145,11 @@ class BatchWriter:
         started, begun = datetime.now(timezone.utc), time.monotonic()
         spark = lines_df.sparkSession
         txn = (self.app_id(spark), batch_id)
-        lines_df = (
-            lines_df
-            .withColumn("_line_key", F.xxhash64("source_file", "value"))
-            .withColumn("ingested_at", F.lit(started).cast("timestamp"))
-            .withColumn("batch_id", F.lit(batch_id).cast("long"))
-        )
+        # The batch's id and time come from a broadcast one-row frame, not literals: Spark writes a
+        # timestamp or bigint literal into the generated Java code, so every batch compiled new
+        # classes and its hot loops started again in the JVM's interpreter. See _BATCH_SCHEMA.
+        batch_df = local_frame(spark, [(started.replace(tzinfo=None), batch_id)], _BATCH_SCHEMA)
+        lines_df = lines_df.withColumn("_line_key", F.xxhash64("source_file", "value")).crossJoin(F.broadcast(batch_df))
         events_pass = Observation(f"bronze_events_{batch_id}")
         held = Observation(f"bronze_held_{batch_id}")
         records_df = self.records(lines_df, events_pass).observe(held, *_held_rejects())
@@ -196,6 +195,11 @@ def _batch_counts() -> tuple:
 
 
 _LINE_KEYS = StructType([StructField("_line_key", LongType())])
+# Joined to every line of a batch (see BatchWriter.__call__). Measured on a warm 50-file batch
+# (500k events), four rounds each: the JIT compiler's threads used 6.8, 4.1, 3.6 and 1.9 s of CPU
+# per batch when the code stayed the same, and 6.8, 6.2, 4.6 and 5.0 s with a new literal each
+# batch.
+_BATCH_SCHEMA = StructType([StructField("ingested_at", TimestampType()), StructField("batch_id", LongType())])
 # (max bytes of a record's text, max records) per heap; records are kept smallest first.
 _HEAPS = ((4 * 1024, 16_384), (64 * 1024, 1_024))
 

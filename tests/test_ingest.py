@@ -175,3 +175,26 @@ def test_sigterm_stops_cleanly_and_kill_9_loses_nothing(spark, lake_config):
     # 3. Restart: every record is there exactly once.
     ingest_available_now(spark, _one_file_per_batch(lake_config))
     assert landed_records_per_file(spark, lake) == expected_records_per_file(landing)
+
+
+def test_a_batch_after_the_first_compiles_no_new_code(spark, lake_config):
+    """A batch's id and time reach its rows from a broadcast frame, not as literals: Spark writes a
+    literal into the generated Java code, so each batch compiled new classes (2 a batch) and ran
+    its hot loops in the JVM's interpreter again."""
+    from bronze.ingest import BatchWriter, IngestPaths, ensure_tables
+
+    generate(lake_config.landing.dir, GenerateSpec(events=900, events_per_file=300, seed=9, day=DAY, trouble_rate=0.1))
+    files = sorted(str(p) for p in Path(lake_config.landing.dir).rglob("*.jsonl*"))
+    paths = IngestPaths.from_config(lake_config)
+    ensure_tables(spark, paths)
+    writer = BatchWriter(lake_config, paths)
+    writer._app_id = "compiles-once"  # no stream runs here to give its checkpoint's id
+    codegen = spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics
+    compiled = []
+    for batch_id, path in enumerate(files):
+        before = codegen.METRIC_COMPILATION_TIME().getCount()
+        writer(spark.read.text([path]).select("value", F.col("_metadata.file_path").alias("source_file")), batch_id)
+        compiled.append(codegen.METRIC_COMPILATION_TIME().getCount() - before)
+    assert len(compiled) == 3 and compiled[1:] == [0, 0]
+    batches = delta.read_table(spark, paths.events).groupBy("batch_id").agg(F.countDistinct("ingested_at").alias("n"))
+    assert sorted((r["batch_id"], r["n"]) for r in batches.collect()) == [(0, 1), (1, 1), (2, 1)]
