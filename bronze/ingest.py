@@ -30,7 +30,7 @@ from bronze.envelope import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, explode_records, 
 from bronze.metrics import METRICS_SCHEMA, batch_metrics
 from lakehouse import delta
 from lakehouse.config import Config
-from lakehouse.spark import local_frame, observed_rows
+from lakehouse.spark import local_frame, observed_rows, with_constants
 from lakehouse.streaming import checkpoint_app_id, start_foreach_batch
 from lakehouse.tables import Lake
 
@@ -145,11 +145,9 @@ class BatchWriter:
         started, begun = datetime.now(timezone.utc), time.monotonic()
         spark = lines_df.sparkSession
         txn = (self.app_id(spark), batch_id)
-        # The batch's id and time come from a broadcast one-row frame, not literals: Spark writes a
-        # timestamp or bigint literal into the generated Java code, so every batch compiled new
-        # classes and its hot loops started again in the JVM's interpreter. See _BATCH_SCHEMA.
-        batch_df = local_frame(spark, [(started.replace(tzinfo=None), batch_id)], _BATCH_SCHEMA)
-        lines_df = lines_df.withColumn("_line_key", F.xxhash64("source_file", "value")).crossJoin(F.broadcast(batch_df))
+        # Not literals: see lakehouse.spark.with_constants and _BATCH_SCHEMA.
+        lines_df = with_constants(lines_df.withColumn("_line_key", F.xxhash64("source_file", "value")),
+                                  (started, batch_id), _BATCH_SCHEMA)
         events_pass = Observation(f"bronze_events_{batch_id}")
         held = Observation(f"bronze_held_{batch_id}")
         records_df = self.records(lines_df, events_pass).observe(held, *_held_rejects())

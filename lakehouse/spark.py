@@ -17,6 +17,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from py4j.protocol import Py4JError
 from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from lakehouse.config import SparkConfig
@@ -46,6 +47,12 @@ BASE_CONFS = {
     # expressions per batch and per table; off, 2,000 ``when`` expressions take 3.3-4.2 s to build
     # instead of 14.8-18.0 s. Set it to "true" in ``spark.conf`` to see call sites in errors.
     "spark.python.sql.dataFrameDebugging.enabled": "false",
+    # Spark keeps compiled classes of generated code in a cache of 100 by default; one silver batch
+    # needs ~200 (Delta's own queries, each table's write), so every batch compiled them all again.
+    # Five small batches of the same shape (tracks, pages, identifies, 3 event tables): 196-198
+    # classes and 0.9-1.3 s of compiling a batch with 100 entries; 3 classes and 0.06-0.09 s with
+    # 1,000 (static: set before the session starts). A class is a few to ~100 KB of driver memory.
+    "spark.sql.codegen.cache.maxEntries": "1000",
 }
 
 
@@ -158,6 +165,18 @@ def local_frame(spark: SparkSession, rows: Sequence[Mapping[str, Any] | Sequence
     table = pa.Table.from_arrays([pa.array(column, type=field.type) for column, field in zip(columns, arrow_schema)],
                                  schema=arrow_schema)
     return spark.createDataFrame(table, schema)
+
+
+def with_constants(df: DataFrame, row: Mapping[str, Any] | Sequence[Any], schema: StructType) -> DataFrame:
+    """``df`` with ``schema``'s columns added, holding ``row``'s values on every row.
+
+    What ``F.lit`` would give, from a broadcast one-row frame instead. Spark writes a bigint or
+    timestamp literal into the generated Java code, so a value that changes every micro-batch (its
+    id, its time) made each batch compile new classes and start their hot loops again in the JVM's
+    interpreter. Joined, the value is data and the code stays the same from batch to batch.
+    Aware datetimes are taken in UTC; naive ones as UTC too (see :func:`local_frame`).
+    """
+    return df.crossJoin(F.broadcast(local_frame(df.sparkSession, [row], schema)))
 
 
 def observed_rows(spark: SparkSession, observation: Observation, field: str,

@@ -10,18 +10,23 @@ JSON value is kept in the row's ``_rescued`` object under the column's name, and
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StructField, StructType, TimestampType
 
 from lakehouse.columns import parse_iso_timestamp_sql
+from lakehouse.spark import with_constants
 from lakehouse.sqltext import literal, quote
 from silver.layout import (CONTEXT, OVERFLOW, PROPERTIES, RESCUED, TRAITS, TableLayout,
                            builtin_columns, json_path_text)
 from silver.schema import BIGINT, BOOLEAN, DOUBLE, STRING, TIMESTAMP
 
 SECTION_COLUMNS = {CONTEXT: "_context", PROPERTIES: "_properties", TRAITS: "_traits"}
+# The batch's own columns of every silver row (see with_parsed).
+BATCH_SCHEMA = StructType([StructField("loaded_at", TimestampType()), StructField("silver_batch_id", LongType())])
 
 
 def corrected_timestamp(timestamp: Column, sent_at: Column, original: Column, received_at: Column) -> Column:
@@ -39,8 +44,11 @@ def filter_duplicates(bronze_df: DataFrame) -> DataFrame:
     return bronze_df.withColumn("_n", F.row_number().over(first)).filter(F.col("_n") == 1).drop("_n")
 
 
-def with_parsed(bronze_df: DataFrame, loaded_at, batch_id: int) -> DataFrame:
+def with_parsed(bronze_df: DataFrame, loaded_at: datetime, batch_id: int) -> DataFrame:
     """Parse each bronze event once and add the built-in silver columns.
+
+    ``loaded_at`` and ``batch_id`` reach the rows as data, not literals (see
+    :func:`lakehouse.spark.with_constants`): the parse's code is the same in every batch.
 
     Returns:
         One row per event with every built-in column (see ``layout.builtin_columns``),
@@ -50,13 +58,13 @@ def with_parsed(bronze_df: DataFrame, loaded_at, batch_id: int) -> DataFrame:
     original = F.coalesce("original_timestamp", "timestamp")
     return (
         bronze_df
+        .transform(with_constants, (loaded_at.astimezone(timezone.utc), batch_id), BATCH_SCHEMA)
         .withColumn("_v", F.try_parse_json("raw"))
         .select(
             F.col("message_id").alias("id"), "source_id", "anonymous_id", "user_id", "type",
             corrected_timestamp(F.col("timestamp"), F.col("sent_at"), original, F.col("received_at")).alias("timestamp"),
             original.alias("original_timestamp"), "sent_at", "received_at",
-            F.lit(loaded_at).cast("timestamp").alias("loaded_at"),
-            F.lit(batch_id).cast("long").alias("silver_batch_id"),
+            "loaded_at", "silver_batch_id",
             F.col("event").alias("event_text"),
             F.coalesce(F.try_variant_get(v, "$.name", "string"),
                        F.try_variant_get(v, "$.properties.name", "string")).alias("name"),

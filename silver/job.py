@@ -34,7 +34,7 @@ from lakehouse.spark import confs_set, local_frame
 from lakehouse.streaming import checkpoint_app_id, start_foreach_batch
 from lakehouse.tables import Lake
 from silver import discover, users
-from silver.flatten import explode_discards, filter_duplicates, select_table, with_event, with_parsed
+from silver.flatten import BATCH_SCHEMA, explode_discards, filter_duplicates, select_table, with_event, with_parsed
 from silver.layout import CONTEXT, RESCUED, TableLayout, layouts_from_rows, plan_columns
 from silver.tables import (COLUMN_MAP_SCHEMA, DISCARDS_SCHEMA, IDENTITY_MAP_SCHEMA, INDEX_SCHEMA, JOURNAL_SCHEMA,
                            METRICS_SCHEMA, SilverPaths)
@@ -141,10 +141,13 @@ class SilverWriter:
             return
         started, replay = self._begin(spark, txn)
         this_batch = (F.col("silver_batch_id") == batch_id) & (F.col("loaded_at") == F.lit(started))
+        # A replay must not drop its own first attempt's rows. An anti-join, not ~this_batch: a
+        # filter would write the batch's id into the scan's generated code (see with_constants).
+        first_attempt_df = local_frame(spark, [(started.astimezone(timezone.utc), batch_id)], BATCH_SCHEMA)
         seen_df = (delta.read_table(spark, self.paths.index)
                    .filter(F.col("received_date").between(
                        bounds["low"] - timedelta(days=self.silver.dedup_lookback_days), bounds["high"]))
-                   .filter(~this_batch)  # a replay must not drop its own first attempt's rows
+                   .join(F.broadcast(first_attempt_df), on=["loaded_at", "silver_batch_id"], how="left_anti")
                    .select("source_id", "message_id"))
         unique = Observation(f"silver_unique_{batch_id}")
         new_df = (
@@ -218,7 +221,7 @@ class SilverWriter:
                     for t in sorted(with_discards)])
                 delta.append(discards_df, self.paths.discards, partition_by=PARTITION_BY, txn=txn)
             discards_done = time.monotonic()
-            self._merge_people(spark, parsed_df, rows_df, plan, started)
+            self._merge_people(spark, parsed_df, rows_df, plan)
             index_df = parsed_df.select("source_id", F.col("id").alias("message_id"), "received_date",
                                         "silver_batch_id", "loaded_at")
             delta.append(index_df, self.paths.index, partition_by=PARTITION_BY, txn=txn)
@@ -238,8 +241,7 @@ class SilverWriter:
         if self.on_batch:
             self.on_batch(row)
 
-    def _merge_people(self, spark: SparkSession, parsed_df: DataFrame, rows_df: DataFrame, plan: _Plan,
-                      loaded_at: datetime) -> None:
+    def _merge_people(self, spark: SparkSession, parsed_df: DataFrame, rows_df: DataFrame, plan: _Plan) -> None:
         """Merge the batch's identify calls into ``users`` and id pairs into ``identity_map``.
 
         Both merges are idempotent (a replayed batch merges the same values to the same result).
@@ -250,8 +252,7 @@ class SilverWriter:
                        ("loaded_at", "timestamp")] + users.trait_columns(layout)
             delta.ensure_columns(spark, self.paths.table("users"), columns)
             delta.register(spark, self.catalog, "silver_users", self.paths.table("users"))
-            updates_df = users.latest_traits(rows_df.filter(F.expr(condition)), layout).withColumn(
-                "loaded_at", F.lit(loaded_at).cast("timestamp"))
+            updates_df = users.latest_traits(rows_df.filter(F.expr(condition)), layout)
             update, insert = users.user_merge_sets(layout)
             delta.merge(updates_df, self.paths.table("users"), "t.source_id = s.source_id AND t.id = s.user_id",
                         update, insert)

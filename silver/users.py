@@ -27,14 +27,15 @@ def latest_traits(identify_df: DataFrame, identifies: TableLayout) -> DataFrame:
     clears the trait. A trait the latest calls do not mention keeps its earlier value.
 
     Returns:
-        ``source_id``, ``user_id``, ``updated_at`` (the newest identify's timestamp), and per
+        ``source_id``, ``user_id``, ``updated_at`` (the newest identify's timestamp),
+        ``loaded_at`` (the batch's), and per
         trait column ``c``: ``_c_<c>``, a struct (``v`` value, ``at`` its identify's timestamp)
         that is NULL when no identify of the batch mentioned the trait.
     """
     traits = trait_columns(identifies)
     order = "named_struct('t', timestamp, 'r', received_at, 'i', id)"
     rows_df = select_table(identify_df.filter(F.col("user_id").isNotNull()), identifies, presence=True)
-    aggregates = [f"max({order}).t AS updated_at"] + [
+    aggregates = [f"max({order}).t AS updated_at", "max(loaded_at) AS loaded_at"] + [
         f"max_by(named_struct('v', {quote(c)}, 'at', timestamp), CASE WHEN {quote('_present_' + c)} THEN {order} END) "
         f"AS {quote('_c_' + c)}" for c, _ in traits]
     return rows_df.groupBy(*USER_KEYS).agg(*[F.expr(a) for a in aggregates])
