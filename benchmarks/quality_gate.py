@@ -25,7 +25,7 @@ from pathlib import Path
 from bronze.ingest import start_ingest
 from gold.job import run_gold
 from lakehouse import delta
-from lakehouse.config import load_config
+from lakehouse.config import load_config, with_values
 from lakehouse.spark import build_session
 from lakehouse.streaming import run_until_stopped
 from lakehouse.synthetic.writer import GenerateSpec, generate
@@ -44,12 +44,15 @@ def main() -> None:
     parser.add_argument("--more-events", type=int, default=None, help="events of the incremental run (default: a tenth)")
     parser.add_argument("--workdir", default="benchmarks/out/quality")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Spark conf (repeatable)")
     args = parser.parse_args()
 
     work = Path(args.workdir).resolve()
     lake_dir = Path(args.lake).resolve() if args.lake else work / "lake"
     config = load_config(env={"LAKEHOUSE_LAKE_DIR": str(lake_dir), "LAKEHOUSE_LANDING_DIR": str(work / "landing"),
                               "LAKEHOUSE_SPARK_MASTER": args.master})
+    config = with_values(config, spark={"conf": dict(item.split("=", 1) for item in args.spark_conf)})
     spark = build_session(config.spark)
     lake = Lake(config.lake.dir)
     if not args.lake:
