@@ -49,7 +49,7 @@ BASE_CONFS = {
     "spark.python.sql.dataFrameDebugging.enabled": "false",
     # Spark keeps compiled classes of generated code in a cache of 100 by default; one silver batch
     # needs ~200 (Delta's own queries, each table's write), so every batch compiled them all again.
-    # Five small batches of the same shape (tracks, pages, identifies, 3 event tables): 196-198
+    # Five small batches of the same shape (tracks, pages, identifies, 3 event tables): 197-199
     # classes and 0.9-1.3 s of compiling a batch with 100 entries; 3 classes and 0.06-0.09 s with
     # 1,000 (static: set before the session starts). A class is a few to ~100 KB of driver memory.
     "spark.sql.codegen.cache.maxEntries": "1000",

@@ -29,6 +29,12 @@ SECTION_COLUMNS = {CONTEXT: "_context", PROPERTIES: "_properties", TRAITS: "_tra
 BATCH_SCHEMA = StructType([StructField("loaded_at", TimestampType()), StructField("silver_batch_id", LongType())])
 
 
+def batch_row(loaded_at: datetime, batch_id: int) -> tuple[datetime, int]:
+    """A batch's values of :data:`BATCH_SCHEMA`, as its rows hold them. A naive ``loaded_at`` (as
+    Spark returns it from the journal) is local time, as ``F.lit`` would read it."""
+    return loaded_at.astimezone(timezone.utc), batch_id
+
+
 def corrected_timestamp(timestamp: Column, sent_at: Column, original: Column, received_at: Column) -> Column:
     """Event time corrected for the client's clock: ``received_at - (sent_at - original)``.
 
@@ -58,7 +64,7 @@ def with_parsed(bronze_df: DataFrame, loaded_at: datetime, batch_id: int) -> Dat
     original = F.coalesce("original_timestamp", "timestamp")
     return (
         bronze_df
-        .transform(with_constants, (loaded_at.astimezone(timezone.utc), batch_id), BATCH_SCHEMA)
+        .transform(with_constants, batch_row(loaded_at, batch_id), BATCH_SCHEMA)
         .withColumn("_v", F.try_parse_json("raw"))
         .select(
             F.col("message_id").alias("id"), "source_id", "anonymous_id", "user_id", "type",

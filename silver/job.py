@@ -34,7 +34,7 @@ from lakehouse.spark import confs_set, local_frame
 from lakehouse.streaming import checkpoint_app_id, start_foreach_batch
 from lakehouse.tables import Lake
 from silver import discover, users
-from silver.flatten import BATCH_SCHEMA, explode_discards, filter_duplicates, select_table, with_event, with_parsed
+from silver.flatten import BATCH_SCHEMA, batch_row, explode_discards, filter_duplicates, select_table, with_event, with_parsed
 from silver.layout import CONTEXT, RESCUED, TableLayout, layouts_from_rows, plan_columns
 from silver.tables import (COLUMN_MAP_SCHEMA, DISCARDS_SCHEMA, IDENTITY_MAP_SCHEMA, INDEX_SCHEMA, JOURNAL_SCHEMA,
                            METRICS_SCHEMA, SilverPaths)
@@ -143,7 +143,7 @@ class SilverWriter:
         this_batch = (F.col("silver_batch_id") == batch_id) & (F.col("loaded_at") == F.lit(started))
         # A replay must not drop its own first attempt's rows. An anti-join, not ~this_batch: a
         # filter would write the batch's id into the scan's generated code (see with_constants).
-        first_attempt_df = local_frame(spark, [(started.astimezone(timezone.utc), batch_id)], BATCH_SCHEMA)
+        first_attempt_df = local_frame(spark, [batch_row(started, batch_id)], BATCH_SCHEMA)
         seen_df = (delta.read_table(spark, self.paths.index)
                    .filter(F.col("received_date").between(
                        bounds["low"] - timedelta(days=self.silver.dedup_lookback_days), bounds["high"]))

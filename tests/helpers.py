@@ -70,6 +70,15 @@ def _job_ids_of(spark, action) -> set[int]:
         sc.setLocalProperty("spark.jobGroup.id", None)
 
 
+def classes_compiled(spark, call) -> int:
+    """How many classes Spark compiled from generated code while ``call()`` ran (its metrics count
+    every compile; a hit in its cache of compiled classes is not one)."""
+    compilations = spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
+    before = compilations.getCount()
+    call()
+    return compilations.getCount() - before
+
+
 def files_listed_in_checksum(path: str, version: int | None = None) -> bool:
     """Whether the checksum (``.crc``) file of a Delta table's ``version`` (default: its newest)
     lists the table's files, as Delta does for small tables unless told not to."""

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from lakehouse import delta
 from lakehouse.config import with_values
 from lakehouse.synthetic.writer import GenerateSpec, generate
 from lakehouse.tables import Lake
-from tests.helpers import expected_records_per_file, landed_records_per_file
+from tests.helpers import classes_compiled, expected_records_per_file, landed_records_per_file
 
 pytestmark = pytest.mark.integration
 DAY = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -189,12 +190,9 @@ def test_a_batch_after_the_first_compiles_no_new_code(spark, lake_config):
     ensure_tables(spark, paths)
     writer = BatchWriter(lake_config, paths)
     writer._app_id = "compiles-once"  # no stream runs here to give its checkpoint's id
-    codegen = spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics
-    compiled = []
-    for batch_id, path in enumerate(files):
-        before = codegen.METRIC_COMPILATION_TIME().getCount()
-        writer(spark.read.text([path]).select("value", F.col("_metadata.file_path").alias("source_file")), batch_id)
-        compiled.append(codegen.METRIC_COMPILATION_TIME().getCount() - before)
+    compiled = [classes_compiled(spark, partial(writer, spark.read.text([path]).select(
+                    "value", F.col("_metadata.file_path").alias("source_file")), batch_id))
+                for batch_id, path in enumerate(files)]
     assert len(compiled) == 3 and compiled[1:] == [0, 0]
     batches = delta.read_table(spark, paths.events).groupBy("batch_id").agg(F.countDistinct("ingested_at").alias("n"))
     assert sorted((r["batch_id"], r["n"]) for r in batches.collect()) == [(0, 1), (1, 1), (2, 1)]
