@@ -84,35 +84,45 @@ def group_filter(type_: str, event_texts: Sequence[str] | None = None) -> str:
     return condition
 
 
-def inspect_df(parsed_df: DataFrame, targets: Sequence[tuple[int, str, str, Path]]) -> DataFrame:
+def inspect_df(parsed_df: DataFrame, targets: Sequence[tuple[int, str, str, Path, bool]]) -> DataFrame:
     """Per inspected path: the kinds of its values and whether every string is an ISO timestamp.
 
     Args:
         parsed_df: The parsed batch.
-        targets: ``(id, row filter SQL, section, path)``; rows that pass the filter contribute.
+        targets: ``(id, row filter SQL, section, path, strings)``; rows that pass the filter
+            contribute. ``strings``: discovery saw only strings there (kind ``STRING`` in every
+            group), so only the texts are read; the kinds of the others' values are read too.
 
     Returns:
         One row per id that had a non-null value: ``id``, ``kinds`` (array of kind names),
         ``all_iso`` (true when every string value parses as an ISO-8601 timestamp).
     """
     by_filter: dict[str, list[str]] = {}
-    for target_id, condition, section, path in targets:
-        by_filter.setdefault(condition, []).append(
-            f"named_struct('id', {int(target_id)}, 'v', {leaf_sql(SECTION_COLUMNS[section], path)})")
+    for target_id, condition, section, path, strings in targets:
+        value = leaf_sql(SECTION_COLUMNS[section], path)
+        # A string path carries its text alone: no kind computed per value (schema_of_variant
+        # builds a string for each one). Most new paths are strings: 988 of 1,061 in a 200k-event
+        # first batch, whose inspection took 9.6-11.1 s this way against 11.9-14.1 s (warm).
+        fields = (f"CAST(NULL AS VARIANT), 's', try_variant_get({value}, '$', 'string')" if strings
+                  else f"{value}, 's', CAST(NULL AS STRING)")
+        by_filter.setdefault(condition, []).append(f"named_struct('id', {int(target_id)}, 'v', {fields})")
     # Each row builds only the entries of the filters it passes (a CASE per filter).
     arrays = [f"CASE WHEN {condition} THEN array({', '.join(entries)}) ELSE array() END"
               for condition, entries in by_filter.items()]
     entry = F.col("entry")
+    text, has_value = entry["s"], entry["v"].isNotNull() & ~F.is_variant_null(entry["v"])
     kind = F.schema_of_variant(entry["v"])
-    text = F.try_variant_get(entry["v"], "$", "string")
+    is_string = text.isNotNull() | (kind == "STRING")
     return (
         parsed_df
         .selectExpr(f"explode(concat({', '.join(arrays)})) AS entry")
-        .filter(entry["v"].isNotNull() & ~F.is_variant_null(entry["v"]))
+        .filter(text.isNotNull() | has_value)
         .groupBy(entry["id"].alias("id"))
-        .agg(F.collect_set(F.when(kind.startswith("OBJECT"), F.lit("OBJECT"))
+        .agg(F.collect_set(F.when(text.isNotNull(), F.lit("STRING"))
+                           .when(kind.startswith("OBJECT"), F.lit("OBJECT"))
                            .when(kind.startswith("ARRAY"), F.lit("ARRAY")).otherwise(kind)).alias("kinds"),
-             F.min(F.when(kind == "STRING", parse_iso_timestamp(text).isNotNull())).alias("all_iso"))
+             F.min(F.when(is_string, parse_iso_timestamp(
+                 F.coalesce(text, F.try_variant_get(entry["v"], "$", "string"))).isNotNull())).alias("all_iso"))
     )
 
 

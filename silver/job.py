@@ -301,6 +301,7 @@ class SilverWriter:
         # Types of paths seen for the first time.
         resolved: dict[tuple[str, str, tuple], str | None] = {}  # (scope, section, path) -> type
         targets = {}
+        strings: dict[tuple[str, str, tuple], bool] = {}  # only strings seen there, in every table
         for table, (kind, kinds, types) in seen.items():
             layout = self.layouts.setdefault(table, TableLayout(table, kind))
             condition = _rows_of(types, kind)
@@ -311,13 +312,14 @@ class SilverWriter:
                     continue
                 scope = discover.scope_of(table, section)
                 key = (scope, section, path)
+                strings[key] = strings.get(key, True) and set(observed) == {"STRING"}
                 if any(discover.needs_values(k) for k in observed):
                     targets.setdefault(key, condition if scope != discover.GLOBAL else "true")
                 else:  # the same context path in several tables: widen across them
                     resolved[key] = discover.schema.widen([resolved.get(key), discover.resolve_type(observed, None)])
         if targets:
             ids = {key: i for i, key in enumerate(sorted(targets, key=repr))}
-            listed = [(ids[k], targets[k], k[1], k[2]) for k in ids]
+            listed = [(ids[k], targets[k], k[1], k[2], strings[k]) for k in ids]
             # In slices: one aggregation over thousands of paths (a first batch) generates Java
             # code too large to compile, and Spark falls back to slow interpreted code.
             stats = [row for start in range(0, len(listed), _INSPECT_SLICE)

@@ -97,3 +97,32 @@ def test_duplicates_keep_the_first_received_copy(spark):
     out_df = filter_duplicates(bronze_df(spark, messages)).select("message_id", F.get_json_object("raw", "$.properties.n").alias("n"))
     assert_df_equality(out_df, spark.createDataFrame([("m1", "1"), ("m2", None)], "message_id string, n string"),
                        ignore_nullable=True, ignore_row_order=True)
+
+
+def test_inspection_reads_a_string_path_by_its_text_alone_with_the_same_answer(spark):
+    from silver import discover
+
+    messages = [
+        message("track", "m1", event="A", properties={"at": "2026-11-01T10:00:00Z", "note": "2026-11-01T10:00:00Z",
+                                                      "mixed": 1, "flag": "yes"}),
+        message("track", "m2", event="A", properties={"at": "2026-11-02", "note": "not a time", "mixed": "x",
+                                                      "flag": None}),
+        message("track", "m3", event="B", properties={"note": "2026-11-03T00:00:00Z", "mixed": True}),
+    ]
+    parsed_df = parsed(spark, messages)
+    paths = [(0, "event_text = 'A'", "properties", ("at",)), (1, "event_text = 'A'", "properties", ("note",)),
+             (2, "true", "properties", ("mixed",)), (3, "true", "properties", ("flag",)),
+             (4, "event_text = 'A'", "properties", ("absent",))]
+
+    def inspect(strings):
+        rows = discover.inspect_df(parsed_df, [(*p, strings and p[3] != ("mixed",)) for p in paths]).collect()
+        return {r["id"]: (sorted(r["kinds"]), r["all_iso"]) for r in rows}
+
+    by_text = inspect(True)
+    assert by_text == inspect(False)
+    assert by_text == {
+        0: (["STRING"], True),  # every value of event A is ISO-8601: a timestamp column
+        1: (["STRING"], False),  # "not a time" in event A (B's ISO value is not A's)
+        2: (["BIGINT", "BOOLEAN", "STRING"], False),
+        3: (["STRING"], False),  # the explicit null is no value
+    }  # 4: no value at all, no row
