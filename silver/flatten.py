@@ -187,6 +187,8 @@ def select_table(parsed_df: DataFrame, layout: TableLayout, *, presence: bool = 
         *[f"coalesce(_l{i} IS NOT NULL AND NOT is_variant_null(_l{i}) AND NOT ({ok_sql(f'_c{i}', f'_t{i}', c.type)}),"
           f" false) AS _f{i}" for i, c in typed_cols])
     rescued = _json_object_sql([(c.column, f"CASE WHEN _f{i} THEN _l{i} END") for i, c in typed_cols])
+    if typed_cols:  # serialised only on the rare row that has something to rescue
+        rescued = f"CASE WHEN {' OR '.join(f'_f{i}' for i, _ in typed_cols)} THEN {rescued} END"
     overflowed = _json_object_sql([(json_path_text(c.section, c.path), f"_l{i}") for i, c in overflow])
     return checked_df.selectExpr(
         *head[:-1],
