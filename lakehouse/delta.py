@@ -35,6 +35,8 @@ def ensure_table(spark: SparkSession, path: str, schema: StructType, partition_b
     """
     existed = is_table(spark, path)
     properties = dict(properties or {})
+    if existed and not properties:
+        return True  # (createIfNotExists would still load the table's state to find it there)
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
