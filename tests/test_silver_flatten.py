@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import (BooleanType, DoubleType, LongType, StringType, StructField, StructType,
                                TimestampType)
 
+from silver import discover
 from silver.flatten import corrected_timestamp, explode_discards, filter_duplicates, select_table, with_event, with_parsed
 from silver.layout import Column, TableLayout
 from tests.silver_helpers import T0, bronze_df, message
@@ -100,8 +101,6 @@ def test_duplicates_keep_the_first_received_copy(spark):
 
 
 def test_inspection_reads_a_string_path_by_its_text_alone_with_the_same_answer(spark):
-    from silver import discover
-
     messages = [
         message("track", "m1", event="A", properties={"at": "2026-11-01T10:00:00Z", "note": "2026-11-01T10:00:00Z",
                                                       "mixed": 1, "flag": "yes"}),
