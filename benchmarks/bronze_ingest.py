@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, StringType, StructField, StructType
 
-from bronze.envelope import LINE_SCHEMA
+from bronze.envelope import MESSAGE_FIELDS
 from bronze.ingest import start_ingest
 from lakehouse.streaming import run_until_stopped
 from lakehouse import delta
@@ -30,6 +31,11 @@ from lakehouse.config import load_config, with_values
 from lakehouse.spark import build_session
 from lakehouse.synthetic.writer import GenerateSpec, generate
 from lakehouse.tables import Lake
+
+
+# The envelope as from_json reads it: every field as text, a batch's members as their JSON text.
+LINE_SCHEMA = StructType([StructField(name, StringType()) for name in MESSAGE_FIELDS]
+                         + [StructField("batch", ArrayType(StringType()))])
 
 
 def ceiling(spark, landing: str, out: str) -> None:

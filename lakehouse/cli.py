@@ -62,8 +62,9 @@ def _register_core(commands) -> None:
     add_generate_arguments(gen)
     gen.set_defaults(func=cmd_generate)
 
-    jars = commands.add_parser("jars", help="fetch the JVM jars (Delta Lake) into spark.jars_dir",
-                               description="Fetch the pinned jars from Maven Central once; jobs then run offline.")
+    jars = commands.add_parser("jars", help="fetch the JVM jars (Delta Lake) and build the project's own into spark.jars_dir",
+                               description="Fetch the pinned jars from Maven Central once and build lakehouse/jvm "
+                               "with javac; jobs then run offline.")
     jars.add_argument("action", choices=["fetch", "list"], help="fetch the missing jars, or list them")
     jars.set_defaults(func=cmd_jars)
 
@@ -144,18 +145,23 @@ def cmd_generate(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_jars(args: argparse.Namespace, ctx: Context) -> int:
-    from lakehouse.jars import fetch_jars, missing_jars
+    from pathlib import Path
+
+    from lakehouse.jars import build_jvm_jar, fetch_jars, jvm_jar_name, missing_jars
 
     spark_config = ctx.config.spark
+    own_jar = Path(spark_config.jars_dir).expanduser() / jvm_jar_name()
     if args.action == "fetch":
         fetched = fetch_jars(spark_config.jars_dir, spark_config.packages)
         print(f"fetched {len(fetched)} jar(s) into {spark_config.jars_dir}" if fetched
               else f"all {len(spark_config.packages)} jar(s) already in {spark_config.jars_dir}")
+        print(f"built {own_jar}" if build_jvm_jar(spark_config.jars_dir) else f"{own_jar.name} already built")
         return 0
     missing = set(missing_jars(spark_config.jars_dir, spark_config.packages))
     for coordinate in spark_config.packages:
         print(f"{'missing' if coordinate in missing else 'ok':8} {coordinate}")
-    return 1 if missing else 0
+    print(f"{'ok' if own_jar.is_file() else 'missing':8} {own_jar} (the project's own, built by `jars fetch`)")
+    return 1 if missing or not own_jar.is_file() else 0
 
 
 def cmd_config(args: argparse.Namespace, ctx: Context) -> int:

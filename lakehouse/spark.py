@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from lakehouse.config import SparkConfig
-from lakehouse.jars import jar_paths
+from lakehouse.jars import jar_paths, jvm_jar_path
 
 DELTA_CONFS = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -62,9 +62,10 @@ def session_confs(config: SparkConfig) -> dict[str, str]:
     confs.update(BASE_CONFS)
     confs["spark.sql.shuffle.partitions"] = str(config.shuffle_partitions)
     if config.jars_source == "dir":
-        confs["spark.jars"] = ",".join(jar_paths(config.jars_dir, config.packages))
+        confs["spark.jars"] = ",".join([*jar_paths(config.jars_dir, config.packages), jvm_jar_path(config.jars_dir)])
     elif config.jars_source == "packages":
         confs["spark.jars.packages"] = ",".join(config.packages)
+        confs["spark.jars"] = jvm_jar_path(config.jars_dir)
     if config.master.startswith("local"):
         confs["spark.driver.memory"] = config.driver_memory
         confs["spark.ui.enabled"] = "false"

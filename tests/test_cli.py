@@ -64,7 +64,7 @@ def test_spark_submit_runs_the_command_line_with_its_own_master_and_jars(tmp_pat
     from pathlib import Path
 
     from lakehouse.config import load_config
-    from lakehouse.jars import jar_paths
+    from lakehouse.jars import jar_paths, jvm_jar_path
 
     config = load_config(env={})
     env = dict(os.environ, LAKEHOUSE_SPARK_JARS_SOURCE="provided", LAKEHOUSE_LAKE_DIR=str(tmp_path / "lake"),
@@ -75,7 +75,8 @@ def test_spark_submit_runs_the_command_line_with_its_own_master_and_jars(tmp_pat
     driver = Path(__file__).resolve().parents[1] / "scripts" / "lakehouse_driver.py"
     result = subprocess.run(
         [str(submit), "--master", "local[1]", "--driver-memory", "1g",
-         "--jars", ",".join(jar_paths(config.spark.jars_dir, config.spark.packages)),
+         "--jars", ",".join([*jar_paths(config.spark.jars_dir, config.spark.packages),
+                             jvm_jar_path(config.spark.jars_dir)]),
          "--conf", "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension",
          "--conf", "spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog",
          str(driver), "ingest", "--available-now"],

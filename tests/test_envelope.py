@@ -49,16 +49,17 @@ def test_valid_messages_become_bronze_rows(spark):
         # batch members inherit sentAt, writeKey and receivedAt from the envelope
         ("m2", "page", None, None, "a1", source_id("wk2"), datetime(2026, 11, 1, 22, 59, 59),
          datetime(2026, 11, 1, 23, 0, 5), None, datetime(2026, 11, 1, 23, 0, 6),
-         json.dumps(member[0], separators=(",", ":")), INGESTED, 3, "f1", 0, date(2026, 11, 1)),
+         json.dumps(member[0]), INGESTED, 3, "f1", 0, date(2026, 11, 1)),  # a member's exact text
         ("m3", "identify", None, "u1", None, source_id("wk2"), datetime(2026, 11, 1, 22, 0, 0),
          datetime(2026, 11, 1, 23, 0, 5), datetime(2026, 11, 1, 21, 59, 0), datetime(2026, 11, 1, 23, 0, 6),
-         json.dumps(member[1], separators=(",", ":")), INGESTED, 3, "f1", 1, date(2026, 11, 1)),
+         json.dumps(member[1]), INGESTED, 3, "f1", 1, date(2026, 11, 1)),
     ], BRONZE_SCHEMA)
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 BAD = [
     ('{"type": "track", "messageId": "m', Reason.INVALID_JSON),
+    ('{"type": "page", "messageId": "q0", "userId": "u"} {"type": "page"}', Reason.INVALID_JSON),  # two values
     ("", Reason.INVALID_JSON),
     ("[1, 2]", Reason.NOT_AN_OBJECT),
     ('"just a string"', Reason.NOT_AN_OBJECT),
@@ -97,6 +98,32 @@ def test_bad_member_of_a_batch_is_quarantined_alone(spark):
                                      "reason string, message_id string, source_id string, batch_index int, "
                                      "received_date date")
     assert_df_equality(actual, expected, ignore_nullable=True)
+
+
+def test_members_that_are_not_objects_are_quarantined_with_their_exact_text(spark):
+    line = '{"batch": [{"type": "page", "messageId": "p1", "userId": "u"}, 5, null, "text", [1,  2]]}'
+    enveloped = envelope(spark, [line])
+    assert [r.message_id for r in select_events(enveloped).collect()] == ["p1"]
+    actual = select_quarantine(enveloped).select("reason", "raw", "batch_index")
+    expected = spark.createDataFrame(
+        [(Reason.NOT_AN_OBJECT, "5", 1), (Reason.NOT_AN_OBJECT, "null", 2), (Reason.NOT_AN_OBJECT, '"text"', 3),
+         (Reason.NOT_AN_OBJECT, "[1,  2]", 4)],
+        "reason string, raw string, batch_index int")
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_envelope_fields_of_other_json_types_are_read_as_their_exact_text(spark):
+    lines = [
+        '{"type": "page", "messageId": {"a": [1, 2.50]}, "userId": true, "event": 1e3}',
+        "{'type': 'page', 'messageId': 'single-quoted', 'anonymousId': 'a'}",  # Spark's JSON reader takes these
+        '{"type": "page", "messageId": "caf\\u00e9 \\"q\\"", "userId": "u", "batch": null}',
+    ]
+    actual = select_events(envelope(spark, lines)).select("message_id", "user_id", "event", "raw")
+    expected = spark.createDataFrame(
+        [('{"a": [1, 2.50]}', "true", "1e3", lines[0]), ("single-quoted", None, None, lines[1]),
+         ('caf\u00e9 "q"', "u", None, lines[2])],
+        "message_id string, user_id string, event string, raw string")
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_oversized_batch_line_is_not_parsed(spark):
