@@ -109,11 +109,13 @@ QUARANTINE_SCHEMA = StructType([
 
 
 def register_parser(spark: SparkSession) -> None:
-    """Register the line parser as ``lakehouse_segment_lines`` in ``spark`` (cheap; idempotent).
+    """Register the line parser as ``lakehouse_segment_lines`` in ``spark``, unless it is there.
 
     Raises:
         SetupError: the project's jar is not on the session's class path.
     """
+    if spark.catalog.functionExists(PARSE_FUNCTION):
+        return
     try:
         spark.udf.registerJavaFunction(PARSE_FUNCTION, _PARSER_CLASS, PARSED_LINE)
     except AnalysisException as error:

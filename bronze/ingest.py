@@ -30,7 +30,7 @@ from bronze.envelope import (BRONZE_SCHEMA, QUARANTINE_SCHEMA, explode_records, 
 from bronze.metrics import METRICS_SCHEMA, batch_metrics
 from lakehouse import delta
 from lakehouse.config import Config
-from lakehouse.spark import local_frame, observed_rows, with_constants
+from lakehouse.spark import local_frame, observed_rows, observed_scalars, with_constants
 from lakehouse.streaming import checkpoint_app_id, start_foreach_batch
 from lakehouse.tables import Lake
 
@@ -82,8 +82,8 @@ def ensure_tables(spark: SparkSession, paths: IngestPaths, catalog: str = "") ->
 class BatchWriter:
     """The ``foreachBatch`` function: parse, split, write three tables idempotently.
 
-    One pass parses every line and writes the valid events. Observations on that same pass count
-    the records and keep the quarantined records themselves, in two bounded heaps: up to 16,384
+    One pass parses every line and writes the valid events. One observation on that same pass
+    counts the records and keeps the quarantined records themselves, in two bounded heaps: up to 16,384
     records of at most 4 KB and 1,024 of at most 64 KB (128 MB of driver memory at worst; the
     write ships them to its tasks, so Spark warns of large tasks). When they hold every
     quarantined record of the batch, as they do unless a batch is mostly trouble,
@@ -97,7 +97,7 @@ class BatchWriter:
     to write the held rows. Caching the parsed batch for both writes was slower (6.4-8.6 s
     against 5.6 s for the two passes on 200k events). Reading the held records through
     ``Observation.get`` pickles them all to Python, 1.6 s for 811 records of 40 KB: see
-    :func:`lakehouse.spark.observed_rows`.
+    :func:`lakehouse.spark.observed_rows`; the counts are read the same way, without them.
     """
 
     def __init__(self, config: Config, paths: IngestPaths,
@@ -113,19 +113,22 @@ class BatchWriter:
             self._app_id = checkpoint_app_id(spark, self.paths.checkpoint, "bronze-ingest")
         return self._app_id
 
-    def records(self, lines_df: DataFrame, observation: Observation) -> DataFrame:
-        """One row per record with its envelope and ``reason``, observed with the batch counts.
+    def records(self, lines_df: DataFrame, observation: Observation, *more: Column) -> DataFrame:
+        """One row per record with its envelope and ``reason``, observed with the batch counts
+        (and ``more`` aggregates, in the same observation).
 
         The observation is also a plan barrier that both passes need: without it Spark pushes
-        the ``reason`` filter below the member ``from_json`` and inlines that parse once per
-        field the rules read (the quarantine pass's plan held 96 ``from_json`` calls).
+        the ``reason`` filter below the parse and inlines the parse once per field the rules read
+        (the quarantine pass's plan held 96 ``from_json`` calls when the parse was ``from_json``).
+        Spark runs an observation outside the generated code, on whole rows, so one observation
+        holds all the events pass's aggregates.
         """
         return (
             lines_df
             .transform(explode_records, self.bronze.max_batch_bytes)
             .transform(with_envelope, default_source_id=self.bronze.default_source_id,
                        max_event_bytes=self.bronze.max_event_bytes)
-            .observe(observation, *_batch_counts())
+            .observe(observation, *_batch_counts(), *more)
         )
 
     def quarantine(self, lines_df: DataFrame, counts: dict, held: Observation) -> DataFrame:
@@ -137,7 +140,7 @@ class BatchWriter:
         if sum(rows) == counts["quarantined"]:
             return reduce(DataFrame.unionByName, frames)
         log.info("%d quarantined records, more than the heaps hold: re-reading their lines", counts["quarantined"])
-        bad_keys_df = local_frame(spark, [(key,) for key in counts["bad_lines"]], _LINE_KEYS)
+        bad_keys_df = local_frame(spark, [(key,) for key in held.get["bad_lines"]], _LINE_KEYS)
         bad_lines_df = lines_df.join(F.broadcast(bad_keys_df), on="_line_key", how="left_semi")
         return select_quarantine(self.records(bad_lines_df, Observation()))
 
@@ -149,11 +152,10 @@ class BatchWriter:
         lines_df = with_constants(lines_df.withColumn("_line_key", F.xxhash64("source_file", "value")),
                                   (started, batch_id), _BATCH_SCHEMA)
         events_pass = Observation(f"bronze_events_{batch_id}")
-        held = Observation(f"bronze_held_{batch_id}")
-        records_df = self.records(lines_df, events_pass).observe(held, *_held_rejects())
+        records_df = self.records(lines_df, events_pass, *_held_rejects())
         if delta.append(select_events(records_df), self.paths.events, partition_by=PARTITION_BY, txn=txn):
-            counts = events_pass.get
-            quarantine_df = self.quarantine(lines_df, counts, held) if counts["quarantined"] else None
+            counts = observed_scalars(events_pass, _COUNTS)
+            quarantine_df = self.quarantine(lines_df, counts, events_pass) if counts["quarantined"] else None
         else:
             # A replay after a crash: the events write was skipped (committed already), so nothing was
             # observed. Count with a full pass; this only happens once after a restart.
@@ -192,6 +194,8 @@ def _batch_counts() -> tuple:
     )
 
 
+# The scalar counts of _batch_counts, read without the arrays beside them.
+_COUNTS = ("records", "lines", "quarantined", "newest", "oldest", "files")
 _LINE_KEYS = StructType([StructField("_line_key", LongType())])
 # Joined to every line of a batch (see BatchWriter.__call__). Measured on a warm 50-file batch
 # (500k events), four rounds each: the JIT compiler's threads used 6.8, 4.1, 3.6 and 1.9 s of CPU

@@ -180,6 +180,22 @@ def with_constants(df: DataFrame, row: Mapping[str, Any] | Sequence[Any], schema
     return df.crossJoin(F.broadcast(local_frame(df.sparkSession, [row], schema)))
 
 
+def observed_scalars(observation: Observation, names: Sequence[str]) -> dict[str, Any]:
+    """Some scalar fields of an observation's row (numbers, text, null), read in the JVM.
+
+    ``Observation.get`` pickles the whole row to Python, arrays of structs included (see
+    :func:`observed_rows`); this reads only ``names``. Falls back to ``get`` if PySpark's internals
+    change shape.
+    """
+    try:
+        jrow = observation._jo.getRow()  # noqa: SLF001 - see the docstring
+        indexes = {name: jrow.fieldIndex(name) for name in names}
+        return {name: None if jrow.isNullAt(index) else jrow.get(index) for name, index in indexes.items()}
+    except (AttributeError, Py4JError):
+        row = observation.get
+        return {name: row[name] for name in names}
+
+
 def observed_rows(spark: SparkSession, observation: Observation, field: str,
                   schema: StructType) -> tuple[DataFrame, int]:
     """The array of structs an observation collected in ``field``: a DataFrame of ``schema``, and

@@ -82,3 +82,15 @@ def test_py4j_resending_a_command_is_not_logged_as_a_traceback_but_a_failed_send
         logging.info("another note")
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("ERROR", "Exception while sending command."), ("INFO", "another note")]
+
+
+def test_observed_scalars_read_the_named_fields_as_python_values(spark):
+    from pyspark.sql import Observation
+
+    from lakehouse.spark import observed_scalars
+
+    observation = Observation("scalars")
+    df = spark.range(5).observe(observation, F.count(F.lit(1)).alias("n"), F.max(F.lit(None).cast("double")).alias("none"),
+                                F.sum(F.col("id") / 2).alias("half"), F.collect_list("id").alias("ids"))
+    df.collect()
+    assert observed_scalars(observation, ["n", "none", "half"]) == {"n": 5, "none": None, "half": 5.0}
