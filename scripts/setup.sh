@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up: a virtualenv with the project and its pinned dependencies, and the JVM jars
-# in the jar folder. Safe to run any number of times; the second run does no network I/O.
+# (Delta Lake, and the project's own, built with javac) in the jar folder. Safe to run any number of times; the second run does no network I/O.
 #   scripts/setup.sh          runtime only
 #   scripts/setup.sh --dev    plus test dependencies (which run the notebooks too)
 #   scripts/setup.sh --notebooks    plus Jupyter for the notebooks
@@ -20,6 +20,10 @@ fi
 if ! command -v mvn >/dev/null; then
     echo "setup: Maven is missing; installing Debian's maven (used once to fetch jars)" >&2
     apt-get update -qq && apt-get install -y -qq maven >/dev/null
+fi
+if ! command -v javac >/dev/null; then
+    echo "setup: javac is missing; installing Debian's openjdk-17-jdk-headless (builds the project's jar)" >&2
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless >/dev/null
 fi
 
 [[ -x .venv/bin/python ]] || "$python_bin" -m venv .venv
