@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -45,7 +45,8 @@ def test_warn_drop_and_fail_each_do_what_they_say_and_are_recorded(spark, lake_c
         page("ok1"), page("ok2"),
         page(None),  # fail: ids_not_null
         page("old", at=datetime(1990, 1, 1)),  # drop: timestamp_in_sane_range
-        page("skewed", at=NOW + timedelta(days=3), received=NOW),  # drop (future) and warn (skew)
+        # drop (future: the check compares with the clock, not the gate's now) and warn (skew)
+        page("skewed", at=datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=3), received=NOW),
     ])
     with pytest.raises(DataQualityError, match=r"silver.pages \(ids_not_null\)"):
         run_gate(spark, lake_config, ("silver.pages",), now=NOW)
