@@ -140,7 +140,7 @@ class BatchWriter:
         if sum(rows) == counts["quarantined"]:
             return reduce(DataFrame.unionByName, frames)
         log.info("%d quarantined records, more than the heaps hold: re-reading their lines", counts["quarantined"])
-        bad_keys_df = local_frame(spark, [(key,) for key in held.get["bad_lines"]], _LINE_KEYS)
+        bad_keys_df, _ = observed_rows(spark, held, "bad_lines", _LINE_KEYS)
         bad_lines_df = lines_df.join(F.broadcast(bad_keys_df), on="_line_key", how="left_semi")
         return select_quarantine(self.records(bad_lines_df, Observation()))
 
@@ -154,7 +154,7 @@ class BatchWriter:
         events_pass = Observation(f"bronze_events_{batch_id}")
         records_df = self.records(lines_df, events_pass, *_held_rejects())
         if delta.append(select_events(records_df), self.paths.events, partition_by=PARTITION_BY, txn=txn):
-            counts = observed_scalars(events_pass, _COUNTS)
+            counts = observed_scalars(events_pass, list(_scalar_counts()))
             quarantine_df = self.quarantine(lines_df, counts, events_pass) if counts["quarantined"] else None
         else:
             # A replay after a crash: the events write was skipped (committed already), so nothing was
@@ -179,23 +179,27 @@ class BatchWriter:
             self.on_batch(row)
 
 
-def _batch_counts() -> tuple:
-    """The per-batch counts the metrics row needs, as aggregate expressions."""
-    return (
-        F.count(F.lit(1)).alias("records"),
-        F.count(F.when(F.col("batch_index").isNull() | (F.col("batch_index") == 0), 1)).alias("lines"),
-        F.count("reason").alias("quarantined"),
-        F.max(F.when(F.col("reason").isNull(), F.col("received_at"))).cast("double").alias("newest"),
-        F.min(F.when(F.col("reason").isNull(), F.col("received_at"))).cast("double").alias("oldest"),
+def _scalar_counts() -> dict[str, Column]:
+    """The per-batch counts the metrics row needs, as aggregate expressions by name."""
+    return {
+        "records": F.count(F.lit(1)),
+        "lines": F.count(F.when(F.col("batch_index").isNull() | (F.col("batch_index") == 0), 1)),
+        "quarantined": F.count("reason"),
+        "newest": F.max(F.when(F.col("reason").isNull(), F.col("received_at"))).cast("double"),
+        "oldest": F.min(F.when(F.col("reason").isNull(), F.col("received_at"))).cast("double"),
         # (DataFrame.inputFiles() would spare this per-row set, but a micro-batch's plan lists none.)
-        F.size(F.collect_set("source_file")).cast("long").alias("files"),
-        # Bounded by the batch's line count: 8 bytes a line even if every line is bad.
-        F.collect_set(F.when(F.col("reason").isNotNull(), F.col("_line_key"))).alias("bad_lines"),
-    )
+        "files": F.size(F.collect_set("source_file")).cast("long"),
+    }
 
 
-# The scalar counts of _batch_counts, read without the arrays beside them.
-_COUNTS = ("records", "lines", "quarantined", "newest", "oldest", "files")
+def _batch_counts() -> tuple[Column, ...]:
+    """The scalar counts, and ``bad_lines``: the keys of the lines that produced quarantined
+    records, as one-field structs so that :func:`lakehouse.spark.observed_rows` makes them a frame
+    in the JVM. Bounded by the batch's line count: 8 bytes a line even if every line is bad."""
+    return (*[column.alias(name) for name, column in _scalar_counts().items()],
+            F.collect_set(F.when(F.col("reason").isNotNull(), F.struct("_line_key"))).alias("bad_lines"))
+
+
 _LINE_KEYS = StructType([StructField("_line_key", LongType())])
 # Joined to every line of a batch (see BatchWriter.__call__). Measured on a warm 50-file batch
 # (500k events), four rounds each: the JIT compiler's threads used 6.8, 4.1, 3.6 and 1.9 s of CPU

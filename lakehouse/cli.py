@@ -145,12 +145,10 @@ def cmd_generate(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_jars(args: argparse.Namespace, ctx: Context) -> int:
-    from pathlib import Path
-
-    from lakehouse.jars import build_jvm_jar, fetch_jars, jvm_jar_name, missing_jars
+    from lakehouse.jars import build_jvm_jar, fetch_jars, jvm_jar_file, missing_jars
 
     spark_config = ctx.config.spark
-    own_jar = Path(spark_config.jars_dir).expanduser() / jvm_jar_name()
+    own_jar = jvm_jar_file(spark_config.jars_dir)
     if args.action == "fetch":
         fetched = fetch_jars(spark_config.jars_dir, spark_config.packages)
         print(f"fetched {len(fetched)} jar(s) into {spark_config.jars_dir}" if fetched

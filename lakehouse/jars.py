@@ -92,9 +92,14 @@ def jvm_jar_name() -> str:
     return f"lakehouse-jvm-{digest.hexdigest()[:12]}.jar"
 
 
+def jvm_jar_file(jars_dir: str | Path) -> Path:
+    """Where the project's jar of these sources is, or goes, in ``jars_dir``."""
+    return Path(jars_dir).expanduser() / jvm_jar_name()
+
+
 def jvm_jar_path(jars_dir: str | Path) -> str:
     """The absolute path of the project's jar; raises if it was not built."""
-    path = Path(jars_dir).expanduser().resolve() / jvm_jar_name()
+    path = jvm_jar_file(jars_dir).resolve()
     if not path.is_file():
         raise SetupError(f"the project's jar {path.name} is not in {jars_dir}; run `lakehouse jars fetch` "
                          "(builds it with the JDK's javac), or give it to spark-submit with --jars")
@@ -110,8 +115,8 @@ def build_jvm_jar(jars_dir: str | Path) -> bool:
     Raises:
         SetupError: no ``javac``, or the sources do not compile.
     """
-    folder = Path(jars_dir).expanduser()
-    target = folder / jvm_jar_name()
+    target = jvm_jar_file(jars_dir)
+    folder = target.parent
     if target.is_file():
         return False
     java_home = os.environ.get("JAVA_HOME")
